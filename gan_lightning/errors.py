@@ -1,0 +1,20 @@
+"""The one exception type for bad user input.
+
+`train.main` prints its message as a single sentence and exits; nothing below it should
+let a raw PyTorch or torchvision traceback reach the user for a mistake they can fix.
+"""
+
+
+class ConfigError(ValueError):
+    """A bad config value, a missing data folder, or data the nets cannot handle."""
+
+
+def find_config_error(exc: BaseException) -> ConfigError | None:
+    """The ConfigError behind `exc`, if any (Hydra and Lightning wrap or chain exceptions)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ConfigError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

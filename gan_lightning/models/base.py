@@ -1,0 +1,181 @@
+"""The loop every variant shares: n_critic critic steps (one per batch), then one G step.
+
+A variant subclasses `GANModule` and says only what is its own: `discriminator_loss`,
+`generator_loss`, and optionally `penalty` (added to the critic loss with `penalty_weight`)
+and `after_critic_step` (e.g. weight clipping). Noise, counters, optimizers, logging and
+sampling live here, once.
+"""
+
+import math
+from collections.abc import Mapping, Sequence
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.nets import build_nets
+
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+class GANModule(L.LightningModule):
+    # What D's raw scores mean, for logging train/D_x and train/D_G_z: logits of "real"
+    # (BCE-type losses: logged as probabilities) or unbounded critic values (Wasserstein
+    # losses: logged raw, with train/wasserstein = E[C(x)] - E[C(G(z))]).
+    scores_are_logits = True
+    # Normalisation in a conv critic; WGAN-GP needs a per-sample one.
+    critic_norm = "batch"
+    # Weight of `penalty()` in the critic loss; 0 where a variant has no penalty.
+    penalty_weight = 0.0
+
+    def __init__(
+        self,
+        image_shape: Sequence[int],
+        net: Mapping,
+        latent_dim: int = 100,
+        lr: float = 2e-4,
+        beta1: float = 0.5,
+        beta2: float = 0.999,
+        optimizer: str = "adam",
+        n_critic: int = 1,
+        num_samples: int = 64,
+    ):
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Unknown model.optimizer={optimizer!r}: use one of {', '.join(OPTIMIZERS)}.")
+        for name, value in (("lr", lr), ("latent_dim", latent_dim), ("n_critic", n_critic),
+                            ("num_samples", num_samples)):
+            if not value > 0:
+                raise ConfigError(f"model.{name}={value} must be positive.")
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+            raise ConfigError(f"model.beta1={beta1} and model.beta2={beta2} must lie in [0, 1).")
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.generator, self.discriminator = build_nets(net, image_shape, latent_dim, self.critic_norm)
+        # The noise behind every sample grid: a buffer, so it is saved in checkpoints.
+        self.register_buffer("fixed_noise", torch.randn(num_samples, latent_dim))
+        # Our own counters: trainer.global_step counts the optimizer steps of both nets.
+        self.critic_steps = 0
+        self.generator_steps = 0
+
+    # ---- what a variant defines -------------------------------------------------------
+
+    def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def penalty(self, real: Tensor, fake: Tensor) -> Tensor | None:
+        """An extra critic-loss term (weighted by `penalty_weight`), logged as train/gp."""
+        return None
+
+    def after_critic_step(self) -> None:
+        """Runs after every critic optimizer step (WGAN clips weights here)."""
+
+    # ---- the shared loop ---------------------------------------------------------------
+
+    def noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.hparams.latent_dim, device=self.device)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.generator(z)
+
+    def configure_optimizers(self):
+        return self._optimizer(self.generator), self._optimizer(self.discriminator)
+
+    def _optimizer(self, net: torch.nn.Module) -> torch.optim.Optimizer:
+        hp = self.hparams
+        if hp.optimizer == "rmsprop":
+            return torch.optim.RMSprop(net.parameters(), lr=hp.lr)
+        return torch.optim.Adam(net.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2))
+
+    def on_fit_start(self) -> None:
+        # Scalars are logged once per generator step (x-axis: generator steps), so the
+        # trainer's logging interval, which counts batches, is made to count G steps too;
+        # it then always lands on a batch that logged fresh values.
+        if not hasattr(self, "_log_every_n_generator_steps"):
+            self._log_every_n_generator_steps = self.trainer.log_every_n_steps
+        self.trainer.log_every_n_steps = self._log_every_n_generator_steps * self.hparams.n_critic
+
+    def training_step(self, real: Tensor, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        n = real.shape[0]
+
+        with self.toggled_optimizer(opt_d):
+            # detach, not no_grad: under autocast no_grad leaves a stale weight cache that
+            # starves G of gradients later (Lightning #19517).
+            fake = self.generator(self.noise(n)).detach()
+            real_scores, fake_scores = self.discriminator(real), self.discriminator(fake)
+            loss_d = self.discriminator_loss(real_scores, fake_scores)
+            gp = self.penalty(real, fake)
+            if gp is not None:
+                loss_d = loss_d + self.penalty_weight * gp
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(loss_d)
+            opt_d.step()
+        self.after_critic_step()
+        self.critic_steps += 1
+        if self.critic_steps % self.hparams.n_critic:
+            return
+
+        with self.toggled_optimizer(opt_g):
+            loss_g = self.generator_loss(self.discriminator(self.generator(self.noise(n))))
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(loss_g)
+            opt_g.step()
+        self.generator_steps += 1
+        self._log_step(loss_d.detach(), loss_g.detach(), real_scores.detach(), fake_scores.detach(), gp)
+
+    def _log_step(self, loss_d, loss_g, real_scores, fake_scores, gp) -> None:
+        # Tensors go to self.log as they are: Lightning converts them to numbers only when it
+        # writes to the logger (every log_every_n_steps), so no host sync per step.
+        metrics = {"train/loss_d": loss_d, "train/loss_g": loss_g}
+        if self.scores_are_logits:
+            metrics["train/D_x"] = torch.sigmoid(real_scores).mean()
+            metrics["train/D_G_z"] = torch.sigmoid(fake_scores).mean()
+            # At the optimal D, loss_d = 2 log 2 - 2 JSD(data, G): the critic's divergence estimate.
+            divergence = math.log(2) - loss_d / 2
+        else:
+            metrics["train/D_x"] = real_scores.mean()
+            metrics["train/D_G_z"] = fake_scores.mean()
+            metrics["train/wasserstein"] = divergence = metrics["train/D_x"] - metrics["train/D_G_z"]
+        if gp is not None:
+            metrics["train/gp"] = gp.detach()
+        self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=real_scores.shape[0])
+        self.log("step", float(self.generator_steps), on_step=True, on_epoch=False)
+        # Stand-in quality number for the hparams tab and sweeps until FID/KID exist:
+        # the epoch mean of the critic's divergence estimate (lower is better).
+        self.log("hp_metric", divergence, on_step=False, on_epoch=True, batch_size=real_scores.shape[0])
+
+    def on_train_epoch_end(self) -> None:
+        self.log("step", float(self.generator_steps))  # x-axis of the epoch-level scalars
+
+    # ---- sampling and state ------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample(self, n: int | None = None, noise: Tensor | None = None) -> Tensor:
+        """`n` images (or one per row of `noise`) in [-1, 1], shaped like the data, on self.device.
+
+        G runs in eval mode (BatchNorm uses its running statistics), so a sample does not
+        depend on the other images drawn with it.
+        """
+        if noise is None:
+            if n is None or n < 1:
+                raise ValueError(f"sample() needs a positive n or a noise tensor, got n={n}.")
+            noise = self.noise(n)
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(noise.to(self.device))
+        finally:
+            self.generator.train(was_training)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["gan_counters"] = {"critic_steps": self.critic_steps, "generator_steps": self.generator_steps}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        counters = checkpoint.get("gan_counters", {})
+        self.critic_steps = counters.get("critic_steps", 0)
+        self.generator_steps = counters.get("generator_steps", 0)

@@ -1,0 +1,40 @@
+"""Plain nn.Modules for G and D, chosen by the `net` config group (independent of the variant)."""
+
+from collections.abc import Mapping, Sequence
+
+from torch import nn
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_lightning.nets.mlp import MLPDiscriminator, MLPGenerator
+
+__all__ = ["build_nets", "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator"]
+
+# net name -> (G class, D class, {config key: G argument}, {config key: D argument})
+NETS = {
+    "mlp": (MLPGenerator, MLPDiscriminator,
+            {"g_hidden": "hidden", "g_batchnorm": "batchnorm"}, {"d_hidden": "hidden"}),
+    "dcgan": (DCGANGenerator, DCGANDiscriminator, {"g_features": "features"}, {"d_features": "features"}),
+}
+
+
+def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
+               critic_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator) for a `net` config such as {"name": "dcgan", "g_features": 64}.
+
+    `critic_norm` is the variant's choice of normalisation in a conv critic (WGAN-GP forbids
+    BatchNorm there); the MLP critic has no normalisation to choose.
+    """
+    options = dict(net)
+    name = options.pop("name", None)
+    if name not in NETS:
+        raise ConfigError(f"Unknown net {name!r}: use one of net={', net='.join(NETS)}.")
+    g_class, d_class, g_keys, d_keys = NETS[name]
+    unknown = sorted(set(options) - set(g_keys) - set(d_keys))
+    if unknown:
+        raise ConfigError(f"Unknown option(s) {unknown} for net={name}: it takes {sorted({*g_keys, *d_keys})}.")
+    g_kwargs = {arg: options[key] for key, arg in g_keys.items() if key in options}
+    d_kwargs = {arg: options[key] for key, arg in d_keys.items() if key in options}
+    if d_class is DCGANDiscriminator:
+        d_kwargs["norm"] = critic_norm
+    return g_class(latent_dim, image_shape, **g_kwargs), d_class(image_shape, **d_kwargs)
