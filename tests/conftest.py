@@ -1,0 +1,81 @@
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from gan_lightning.data import InMemoryImageDataModule
+
+
+def run_cli(*overrides: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m gan_lightning <overrides>` as a user runs it, from `cwd`."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-m", "gan_lightning", *overrides], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def read_scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """{tag: [(step, value), ...]} from the TensorBoard event files in `log_dir`."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    scalars = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+    scalars["__images__"] = {tag: [e.step for e in events.Images(tag)] for tag in events.Tags()["images"]}
+    return scalars
+
+
+def write_mnist_idx(root: Path, n_train: int = 256, n_test: int = 16, seed: int = 0) -> np.ndarray:
+    """Valid MNIST IDX files under root/MNIST/raw (what torchvision reads); returns the train pixels."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    train = None
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        pixels = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, n, 28, 28) + pixels.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, n) + labels.tobytes())
+        if prefix == "train":
+            train = pixels
+    return train
+
+
+class RandomImages(InMemoryImageDataModule):
+    """A tiny in-memory data set for fast unit tests of the training loop."""
+
+    def __init__(self, n: int = 64, shape=(1, 28, 28), batch_size: int = 8):
+        super().__init__(root=".", batch_size=batch_size)
+        self.image_shape = tuple(shape)
+        self.n = n
+
+    def load_images(self):
+        return torch.randint(0, 256, (self.n, *self.image_shape), dtype=torch.uint8,
+                             generator=torch.Generator().manual_seed(0))
+
+
+def fit(model: L.LightningModule, batches: int, datamodule=None, **trainer_kwargs) -> L.Trainer:
+    """Train `model` for `batches` batches on CPU with no logger, checkpoint or progress bar."""
+    kwargs = dict(accelerator="cpu", devices=1, max_epochs=1, limit_train_batches=batches, logger=False,
+                  enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    kwargs.update(trainer_kwargs)
+    trainer = L.Trainer(**kwargs)
+    trainer.fit(model, datamodule=datamodule or RandomImages(n=max(64, 8 * batches)))
+    return trainer
+
+
+MLP = {"name": "mlp", "g_hidden": [32], "d_hidden": [32]}
+DCGAN_SMALL = {"name": "dcgan", "g_features": 8, "d_features": 8}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_and_seeded():
+    torch.manual_seed(0)

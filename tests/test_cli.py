@@ -1,0 +1,87 @@
+"""The real entry point, `python -m gan_lightning`, run as a user runs it (from another directory)."""
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import read_scalars, run_cli, write_mnist_idx
+
+COMMON = ("trainer.max_epochs=1", "trainer.limit_train_batches=10", "trainer.log_every_n_steps=1",
+          "trainer.enable_progress_bar=false")
+VARIANT_SCALARS = {
+    "gan": set(),
+    "dcgan": set(),
+    "wgan": {"train/wasserstein"},
+    "wgan_gp": {"train/wasserstein", "train/gp"},
+}
+N_CRITIC = {"gan": 1, "dcgan": 1, "wgan": 5, "wgan_gp": 5}
+
+
+@pytest.mark.parametrize("model", list(VARIANT_SCALARS))
+def test_every_variant_trains_on_mnist5k_and_writes_its_run_dir(tmp_path, model):
+    run_dir = tmp_path / "run"
+    run_cli(f"model={model}", "data=mnist5k", *COMMON, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    scalars = read_scalars(run_dir / "tensorboard")
+    expected = {"train/loss_d", "train/loss_g", "train/D_x", "train/D_G_z", "hp_metric"} | VARIANT_SCALARS[model]
+    assert expected <= set(scalars), set(scalars)
+    g_steps = 10 // N_CRITIC[model]
+    # one point per generator step, with the generator step as x-axis
+    assert [step for step, _ in scalars["train/loss_g"]] == list(range(1, g_steps + 1))
+    if model in ("gan", "dcgan"):  # probabilities for BCE-type losses
+        assert all(0 < v < 1 for _, v in scalars["train/D_x"] + scalars["train/D_G_z"])
+    else:  # raw critic scores; the estimate is their difference
+        for (_, w), (_, dx), (_, dgz) in zip(scalars["train/wasserstein"], scalars["train/D_x"], scalars["train/D_G_z"]):
+            assert w == pytest.approx(dx - dgz, abs=1e-5)
+    assert scalars["__images__"]["samples/fixed_noise"] == [g_steps]
+
+    for name in ("epoch_0001.png", "final.png"):
+        with Image.open(run_dir / "samples" / name) as grid:
+            grid.load()
+            assert grid.size == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)  # 8x8 grid of 28x28 with 2px padding
+
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert len(ckpt["optimizer_states"]) == 2
+    assert ckpt["gan_counters"] == {"critic_steps": 10, "generator_steps": g_steps}
+    assert ckpt["state_dict"]["fixed_noise"].shape == (64, 100)
+    assert any(k.startswith("generator.") for k in ckpt["state_dict"])
+    assert any(k.startswith("discriminator.") for k in ckpt["state_dict"])
+
+
+def test_mnist_through_torchvision_on_generated_idx_files(tmp_path):
+    write_mnist_idx(tmp_path / "data", n_train=128)
+    run_dir = tmp_path / "run"
+    run_cli("model=wgan_gp", "data=mnist", f"data.root={tmp_path / 'data'}", "data.batch_size=16", *COMMON,
+            f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["gan_counters"]["critic_steps"] == 128 // 16  # the epoch is the whole IDX file
+
+
+def test_net_is_chosen_independently_of_the_variant(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli("model=wgan_gp", "net=mlp", "net.g_hidden=[64]", *COMMON, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["hyper_parameters"]["net"]["name"] == "mlp"
+    assert ckpt["state_dict"]["generator.net.0.weight"].shape == (64, 100)
+
+
+def test_missing_mnist_is_one_clear_sentence(tmp_path):
+    proc = run_cli("data=mnist", f"data.root={tmp_path / 'empty'}", *COMMON, f"hydra.run.dir={tmp_path / 'r'}",
+                   cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert f"MNIST is not in data.root={tmp_path / 'empty'}" in proc.stderr
+    assert "data=mnist5k" in proc.stderr
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model=stylegan9", "Could not find 'model/stylegan9'"),
+    ("data=imagenet", "Could not find 'data/imagenet'"),
+    ("model.optimizer=sgd", "Unknown model.optimizer='sgd'"),
+])
+def test_bad_names_are_refused_clearly(tmp_path, override, message):
+    proc = run_cli(override, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
