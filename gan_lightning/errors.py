@@ -4,6 +4,8 @@
 let a raw PyTorch or torchvision traceback reach the user for a mistake they can fix.
 """
 
+from omegaconf.errors import MissingMandatoryValue
+
 
 class ConfigError(ValueError):
     """A bad config value, a missing data folder, or data the nets cannot handle."""
@@ -15,6 +17,8 @@ def find_config_error(exc: BaseException) -> ConfigError | None:
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, ConfigError):
             return exc
+        if isinstance(exc, MissingMandatoryValue):  # a `???` in the config, e.g. data=folder's root
+            return ConfigError(f"{exc.full_key} has no value: set it on the command line, e.g. {exc.full_key}=...")
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None

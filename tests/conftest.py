@@ -79,3 +79,45 @@ DCGAN_SMALL = {"name": "dcgan", "g_features": 8, "d_features": 8}
 @pytest.fixture(autouse=True)
 def _quiet_and_seeded():
     torch.manual_seed(0)
+
+
+def _random_image(rng, size, mode="RGB"):
+    from PIL import Image
+
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    pixels = rng.integers(0, 256, size=(size[1], size[0], channels), dtype=np.uint8)
+    return Image.fromarray(pixels[:, :, 0] if mode == "L" else pixels, mode)
+
+
+def make_fake_celeba(root: Path, n: int = 40, seed: int = 0) -> Path:
+    """torchvision's CelebA layout under root/celeba: n 178x218 JPEGs, 3/4 train, then valid, test."""
+    rng = np.random.default_rng(seed)
+    base = root / "celeba"
+    (base / "img_align_celeba").mkdir(parents=True)
+    lines = []
+    for i in range(1, n + 1):
+        name = f"{i:06d}.jpg"
+        _random_image(rng, (178, 218)).save(base / "img_align_celeba" / name, quality=90)
+        lines.append(f"{name} {0 if i <= n * 3 // 4 else 1 if i <= n * 7 // 8 else 2}")
+    (base / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+    return base
+
+
+def make_mixed_folder(root: Path, n_good: int = 20, seed: int = 0) -> dict[str, Path]:
+    """A user's folder: nested dirs, jpg/png/webp, RGBA, grayscale, a corrupt and a truncated file, a .txt."""
+    rng = np.random.default_rng(seed)
+    (root / "a" / "b").mkdir(parents=True)
+    for i in range(n_good):
+        folder = root / ("a/b" if i % 3 == 0 else "a" if i % 3 == 1 else ".")
+        _random_image(rng, (80 + i, 60 + 2 * i)).save(folder / f"good_{i:02d}.{('jpg', 'png', 'webp')[i % 3]}")
+    special = {"rgba": root / "a" / "alpha.png", "gray": root / "gray.jpg", "corrupt": root / "a" / "corrupt.jpg",
+               "truncated": root / "a" / "b" / "truncated.jpg"}
+    _random_image(rng, (70, 70), "RGBA").save(special["rgba"])
+    _random_image(rng, (90, 70), "L").save(special["gray"])
+    special["corrupt"].write_bytes(b"this is not a jpeg" * 50)
+    _random_image(rng, (120, 120)).save(root / "whole.jpg")
+    data = (root / "whole.jpg").read_bytes()
+    (root / "whole.jpg").unlink()
+    special["truncated"].write_bytes(data[: len(data) // 2])
+    (root / "notes.txt").write_text("labels are ignored")
+    return special

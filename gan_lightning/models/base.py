@@ -100,8 +100,10 @@ class GANModule(L.LightningModule):
         self.trainer.log_every_n_steps = self._log_every_n_generator_steps * self.hparams.n_critic
 
     def training_step(self, real: Tensor, batch_idx: int) -> None:
-        opt_g, opt_d = self.optimizers()
         n = real.shape[0]
+        if n < 2:  # an image-folder batch whose files were all unreadable; BatchNorm needs two
+            return
+        opt_g, opt_d = self.optimizers()
 
         with self.toggled_optimizer(opt_d):
             # detach, not no_grad: under autocast no_grad leaves a stale weight cache that
