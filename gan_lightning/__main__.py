@@ -2,4 +2,7 @@
 
 from gan_lightning.train import main
 
-main()
+# Guarded: ddp_spawn's child processes re-import this module (as __mp_main__) and must not
+# start another Hydra run.
+if __name__ == "__main__":
+    main()

@@ -30,15 +30,22 @@ def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
     return -fake_scores.mean()
 
 
-def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, eps: float = 1e-12) -> Tensor:
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, scaler=None, eps: float = 1e-12) -> Tensor:
     """E[(||grad C(x_hat)||_2 - 1)^2] on random interpolates x_hat (Gulrajani et al. 2017).
 
-    The norm is taken in fp32 with an epsilon so that it stays finite and differentiable in
-    mixed precision and where the gradient vanishes.
+    `scaler` (a torch.amp.GradScaler, under precision=16-mixed): the critic's output is scaled
+    before differentiating, so small fp16 gradients do not underflow, and the gradients are
+    unscaled afterwards (the recipe in PyTorch's AMP docs). The norm is taken in fp32 with an
+    epsilon, so it stays finite and differentiable where the gradient vanishes.
     """
     alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    scores = critic(interpolates)
-    (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+    output = critic(interpolates).sum()
+    if scaler is None:
+        (grads,) = torch.autograd.grad(output, interpolates, create_graph=True)
+    else:
+        scale = scaler.scale(torch.ones((), device=output.device))  # a tensor: no host sync
+        (grads,) = torch.autograd.grad(output * scale, interpolates, create_graph=True)
+        grads = grads.float() / scale
     norms = grads.float().flatten(1).pow(2).sum(1).add(eps).sqrt()
     return (norms - 1).pow(2).mean()

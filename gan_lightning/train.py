@@ -8,10 +8,13 @@ import sys
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.callbacks import GeneratorStepBudget
+from gan_lightning.distributed import gan_strategy, refuse_relaunching_sweeps
 from gan_lightning.errors import find_config_error
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,13 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("max_generator_steps") is not None:
         callbacks.append(GeneratorStepBudget(cfg.max_generator_steps))
     loggers = _instantiate_all(cfg.get("logger"))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    progress_bar = cfg.trainer.get("enable_progress_bar")
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                          strategy=gan_strategy(cfg.trainer),
+                          # null = on for a single run, off in sweeps (one job's bar per line floods the log)
+                          enable_progress_bar=(not multirun) if progress_bar is None else progress_bar)
+    refuse_relaunching_sweeps(trainer, multirun)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     log.info("finished: %d generator steps, %d critic steps; outputs in %s",

@@ -43,7 +43,7 @@ def test_every_variant_trains_on_mnist5k_and_writes_its_run_dir(tmp_path, model)
 
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert len(ckpt["optimizer_states"]) == 2
-    assert ckpt["gan_counters"] == {"critic_steps": 10, "generator_steps": g_steps}
+    assert ckpt["state_dict"]["_extra_state"] == {"critic_steps": 10, "generator_steps": g_steps}
     assert ckpt["state_dict"]["fixed_noise"].shape == (64, 100)
     assert any(k.startswith("generator.") for k in ckpt["state_dict"])
     assert any(k.startswith("discriminator.") for k in ckpt["state_dict"])
@@ -55,7 +55,7 @@ def test_mnist_through_torchvision_on_generated_idx_files(tmp_path):
     run_cli("model=wgan_gp", "data=mnist", f"data.root={tmp_path / 'data'}", "data.batch_size=16", *COMMON,
             f"hydra.run.dir={run_dir}", cwd=tmp_path)
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["gan_counters"]["critic_steps"] == 128 // 16  # the epoch is the whole IDX file
+    assert ckpt["state_dict"]["_extra_state"]["critic_steps"] == 128 // 16  # the epoch is the whole IDX file
 
 
 def test_net_is_chosen_independently_of_the_variant(tmp_path):

@@ -147,7 +147,7 @@ def test_train_at_64x64_rgb_from_the_entry_point(tmp_path, model, data):
         assert grid.mode == "RGB" and grid.size == (8 * 64 + 9 * 2, 8 * 64 + 9 * 2)  # 8x8 grid of 3x64x64
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["hyper_parameters"]["image_shape"] == [3, 64, 64]
-    assert ckpt["gan_counters"]["critic_steps"] == 3
+    assert ckpt["state_dict"]["_extra_state"]["critic_steps"] == 3
     if data == "folder":
         log = (run_dir / "train.log").read_text()
         assert "corrupt.jpg" in log and "truncated.jpg" in log

@@ -53,3 +53,25 @@ def test_gradient_penalty_trains_the_critic():
     gp = losses.gradient_penalty(critic, torch.randn(4, 8), torch.randn(4, 8))
     gp.backward()  # needs create_graph=True inside: the penalty is a function of the weights
     assert critic[1].weight.grad is not None and critic[1].weight.grad.abs().sum() > 0
+
+
+class FakeScaler:
+    """What torch.amp.GradScaler.scale does to a tensor, with a large fixed scale."""
+
+    def scale(self, tensor):
+        return tensor * 65536.0
+
+
+def test_gradient_penalty_under_a_scaled_loss_equals_the_unscaled_penalty():
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 1))
+    real, fake = torch.randn(6, 3, 2, 2), torch.randn(6, 3, 2, 2)
+    torch.manual_seed(3)
+    plain = losses.gradient_penalty(critic, real, fake)
+    torch.manual_seed(3)  # same interpolates
+    scaled = losses.gradient_penalty(critic, real, fake, scaler=FakeScaler())
+    assert scaled.item() == pytest.approx(plain.item(), rel=1e-5)
+    assert scaled.dtype == torch.float32
+    # and its gradient w.r.t. the critic matches too
+    g_plain = torch.autograd.grad(plain, critic[1].weight)[0]
+    g_scaled = torch.autograd.grad(scaled, critic[1].weight)[0]
+    assert torch.allclose(g_plain, g_scaled, rtol=1e-4, atol=1e-7)

@@ -32,7 +32,7 @@ def test_the_readme_lsgan_variant_trains(tmp_path, monkeypatch):
             f"hydra.run.dir={run_dir}", cwd=tmp_path)
 
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["gan_counters"] == {"critic_steps": 6, "generator_steps": 6}
+    assert ckpt["state_dict"]["_extra_state"] == {"critic_steps": 6, "generator_steps": 6}
     assert ckpt["hyper_parameters"]["net"]["name"] == "dcgan"
     loss_g = read_scalars(run_dir / "tensorboard")["train/loss_g"]
     # least-squares G loss 0.5 * E[(D(G(z)) - 1)^2]: non-negative, and not BCE's value

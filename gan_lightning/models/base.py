@@ -99,11 +99,25 @@ class GANModule(L.LightningModule):
             self._log_every_n_generator_steps = self.trainer.log_every_n_steps
         self.trainer.log_every_n_steps = self._log_every_n_generator_steps * self.hparams.n_critic
 
+    def on_train_start(self) -> None:
+        # seed_everything gives every DDP rank the same RNG stream, hence the same z (and
+        # interpolates) on every GPU: offset the stream by rank so each draws its own.
+        if self.trainer.world_size > 1:
+            torch.manual_seed(torch.initial_seed() + self.global_rank)
+
+    @property
+    def grad_scaler(self):
+        """The fp16 AMP GradScaler when training with precision=16-mixed, else None.
+
+        A penalty that differentiates through the critic with torch.autograd.grad needs it:
+        Lightning scales the losses it backpropagates, not gradients taken by hand.
+        """
+        trainer = self._trainer
+        return getattr(trainer.precision_plugin, "scaler", None) if trainer is not None else None
+
     def training_step(self, real: Tensor, batch_idx: int) -> None:
-        n = real.shape[0]
-        if n < 2:  # an image-folder batch whose files were all unreadable; BatchNorm needs two
-            return
         opt_g, opt_d = self.optimizers()
+        n = real.shape[0]
 
         with self.toggled_optimizer(opt_d):
             # detach, not no_grad: under autocast no_grad leaves a stale weight cache that
@@ -149,10 +163,11 @@ class GANModule(L.LightningModule):
         self.log("step", float(self.generator_steps), on_step=True, on_epoch=False)
         # Stand-in quality number for the hparams tab and sweeps until FID/KID exist:
         # the epoch mean of the critic's divergence estimate (lower is better).
-        self.log("hp_metric", divergence, on_step=False, on_epoch=True, batch_size=real_scores.shape[0])
+        self.log("hp_metric", divergence, on_step=False, on_epoch=True, batch_size=real_scores.shape[0],
+                 sync_dist=True)  # averaged over DDP ranks once per epoch
 
     def on_train_epoch_end(self) -> None:
-        self.log("step", float(self.generator_steps))  # x-axis of the epoch-level scalars
+        self.log("step", float(self.generator_steps), sync_dist=True)  # x-axis of the epoch-level scalars
 
     # ---- sampling and state ------------------------------------------------------------
 
@@ -174,10 +189,11 @@ class GANModule(L.LightningModule):
         finally:
             self.generator.train(was_training)
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["gan_counters"] = {"critic_steps": self.critic_steps, "generator_steps": self.generator_steps}
+    def get_extra_state(self) -> dict:
+        # The counters travel in the state dict: checkpoints, load_from_checkpoint and
+        # ddp_spawn's hand-back of rank 0's weights to the launching process all keep them.
+        return {"critic_steps": self.critic_steps, "generator_steps": self.generator_steps}
 
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        counters = checkpoint.get("gan_counters", {})
-        self.critic_steps = counters.get("critic_steps", 0)
-        self.generator_steps = counters.get("generator_steps", 0)
+    def set_extra_state(self, state: dict) -> None:
+        self.critic_steps = int(state["critic_steps"])
+        self.generator_steps = int(state["generator_steps"])

@@ -26,4 +26,4 @@ class WGANGP(GANModule):
         return losses.wasserstein_generator_loss(fake_scores)
 
     def penalty(self, real, fake):
-        return losses.gradient_penalty(self.discriminator, real, fake)
+        return losses.gradient_penalty(self.discriminator, real, fake, scaler=self.grad_scaler)

@@ -1,0 +1,168 @@
+"""Sweeps, DDP, mixed precision and cluster configs (CPU; GPU-only checks skip without CUDA)."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from conftest import MLP, fit, read_scalars, run_cli
+from gan_lightning.distributed import gan_strategy
+from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP
+
+HELPERS = Path(__file__).parent / "helpers"
+SHORT = ("trainer.max_epochs=1", "trainer.limit_train_batches=4")
+
+
+def test_lr_beta1_sweep_gives_four_runs_side_by_side(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("-m", "model=dcgan", "model.lr=1e-4,2e-4", "model.beta1=0.0,0.5", "net.g_features=8",
+                   "net.d_features=8", "trainer.log_every_n_steps=1", *SHORT, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert len(jobs) == 4
+    seen = set()
+    for job in jobs:
+        assert len(list((job / "tensorboard").glob("events.out.tfevents.*"))) == 1
+        assert (job / "checkpoints" / "last.ckpt").is_file()
+        hp = yaml.safe_load((job / "tensorboard" / "hparams.yaml").read_text())
+        seen.add((hp["lr"], hp["beta1"]))
+        assert "hp_metric" in read_scalars(job / "tensorboard")
+    assert seen == {(1e-4, 0.0), (1e-4, 0.5), (2e-4, 0.0), (2e-4, 0.5)}
+    assert "it/s" not in proc.stdout + proc.stderr  # no progress bars flooding a sweep's output
+
+
+@pytest.mark.parametrize("model", ["gan", "wgan_gp"])
+def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(HELPERS))
+    run_dir = tmp_path / "run"
+    run_cli(f"model={model}", "trainer=ddp_sim", "trainer.max_epochs=1", "trainer.limit_train_batches=6",
+            "+callbacks.probe._target_=ddp_probe.RankProbe", f"+callbacks.probe.dirpath={run_dir / 'probe'}",
+            f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    ranks = [torch.load(run_dir / "probe" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    n_critic = 1 if model == "gan" else 5
+    for rank in ranks:
+        assert rank["world_size"] == 2
+        assert (rank["critic_steps"], rank["generator_steps"]) == (6, 6 // n_critic)
+    # gradients were all-reduced for both nets: identical weights on both ranks...
+    assert ranks[0]["params"].keys() == ranks[1]["params"].keys()
+    assert all(torch.equal(ranks[0]["params"][k], ranks[1]["params"][k]) for k in ranks[0]["params"])
+    # ...while each rank drew its own noise
+    assert not torch.allclose(ranks[0]["noise"], ranks[1]["noise"])
+    # one run directory, written by rank zero only
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert len(list(run_dir.rglob("events.out.tfevents.*"))) == 1
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_sweep_with_relaunching_ddp_is_refused_and_ddp_spawn_works(tmp_path):
+    proc = run_cli("-m", "trainer=ddp_sim", "model.lr=1e-4,2e-4", *SHORT, f"hydra.sweep.dir={tmp_path / 's1'}",
+                   cwd=tmp_path, check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "would relaunch the whole sweep" in proc.stderr and "trainer.strategy=ddp_spawn" in proc.stderr
+
+    sweep = tmp_path / "s2"
+    run_cli("-m", "trainer=ddp_sim", "trainer.strategy=ddp_spawn", "model.lr=1e-4,2e-4", *SHORT,
+            f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    ckpts = sorted(sweep.glob("*/checkpoints/last.ckpt"))
+    assert len(ckpts) == 2
+    for ckpt in ckpts:
+        assert torch.load(ckpt, weights_only=True)["state_dict"]["_extra_state"]["critic_steps"] == 4
+
+
+@pytest.mark.parametrize("strategy, devices, expected", [
+    ("auto", 1, "auto"),
+    ("auto", 2, "ddp_find_unused_parameters_true"),
+    ("ddp", 1, "ddp_find_unused_parameters_true"),
+    ("ddp_spawn", 2, "ddp_spawn_find_unused_parameters_true"),
+    ("fsdp", 2, "fsdp"),
+])
+def test_ddp_strategies_get_find_unused_parameters(strategy, devices, expected):
+    cfg = OmegaConf.create({"strategy": strategy, "devices": devices, "accelerator": "cpu", "num_nodes": 1})
+    assert gan_strategy(cfg) == expected
+
+
+@pytest.mark.parametrize("cls", [GAN, DCGAN, WGAN, WGANGP])
+def test_bf16_mixed_trains_the_generator(cls):
+    model = cls(image_shape=[1, 28, 28], net=MLP, latent_dim=8, n_critic=1)
+    before = copy.deepcopy(dict(model.generator.named_parameters()))
+    fit(model, batches=3, precision="bf16-mixed")
+    assert model.generator_steps == 3
+    changed = [not torch.equal(before[k], v) for k, v in model.generator.named_parameters()]
+    assert all(changed)  # every G parameter received a gradient (Lightning #19517 starves them)
+
+
+def test_a_skipped_fp16_step_keeps_the_schedule(tmp_path):
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    model = WGANGP(image_shape=[1, 28, 28], net=MLP, latent_dim=8, n_critic=2)
+    real_loss, calls = model.discriminator_loss, []
+
+    def first_loss_infinite(real_scores, fake_scores):
+        calls.append(1)
+        loss = real_loss(real_scores, fake_scores)
+        return loss * float("inf") if len(calls) == 1 else loss
+
+    model.discriminator_loss = first_loss_infinite
+    d0 = copy.deepcopy(dict(model.discriminator.named_parameters()))
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+    plugin = lambda: [MixedPrecision("16-mixed", "cpu", scaler=scaler)]  # noqa: E731
+    fit(model, batches=1, plugins=plugin())
+    assert scaler.get_scale() == 2.0**9  # the scaler saw inf gradients and skipped the step
+    assert all(torch.equal(d0[k], v) for k, v in model.discriminator.named_parameters())
+    assert (model.critic_steps, model.generator_steps) == (1, 0)
+    fit(model, batches=3, plugins=plugin())
+    assert (model.critic_steps, model.generator_steps) == (4, 2)  # the D/G schedule stayed in step
+    assert any(not torch.equal(d0[k], v) for k, v in model.discriminator.named_parameters())
+
+
+def test_wgan_gp_hands_the_amp_scaler_to_the_penalty(monkeypatch):
+    from gan_lightning import losses
+
+    seen = []
+    monkeypatch.setattr(losses, "gradient_penalty", lambda *a, scaler=None: seen.append(scaler) or torch.tensor(0.0))
+    model = WGANGP(image_shape=[1, 28, 28], net=MLP, latent_dim=8)
+    assert model.grad_scaler is None  # no trainer: fp32
+    fake_scaler = object()
+    monkeypatch.setattr(WGANGP, "grad_scaler", property(lambda self: fake_scaler))
+    model.penalty(torch.zeros(2, 1, 28, 28), torch.zeros(2, 1, 28, 28))
+    assert seen == [fake_scaler]
+
+
+def _compose(*overrides):
+    with initialize_config_module("gan_lightning.conf", version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_slurm_launcher_config_follows_the_trainer():
+    cfg = _compose("hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2")
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.nodes, launcher.gpus_per_node, launcher.tasks_per_node) == (2, 4, 4)
+
+
+def test_optuna_search_runs_and_reports_the_best_parameters(tmp_path):
+    sweep = tmp_path / "search"
+    run_cli("-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "net.g_hidden=[32]", "net.d_hidden=[32]",
+            *SHORT, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert set(results["best_params"]) == {"model.lr", "model.beta1", "model.n_critic"}
+    assert isinstance(results["best_value"], float)
+    assert len(list(sweep.glob("*/checkpoints/last.ckpt"))) == 2
+
+
+gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@gpu
+@pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
+def test_gpu_mixed_precision_wgan_gp(precision):
+    model = WGANGP(image_shape=[1, 28, 28], net={"name": "dcgan", "g_features": 16, "d_features": 16}, latent_dim=16)
+    before = copy.deepcopy(dict(model.generator.named_parameters()))
+    trainer = fit(model, batches=10, accelerator="gpu", devices=1, precision=precision)
+    assert (trainer.precision_plugin.scaler is not None) == (precision == "16-mixed")
+    assert model.generator_steps == 2
+    assert all(not torch.equal(before[k].cuda(), v) for k, v in model.generator.named_parameters())
+    assert all(torch.isfinite(p).all() for p in model.parameters())
