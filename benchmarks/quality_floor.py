@@ -1,41 +1,60 @@
-"""Train each variant on mnist5k for a generator-step budget; print steps, seconds, grid paths.
+"""Train variants on mnist5k for the same generator-step budget; print steps, seconds, FID, coverage.
 
-    python benchmarks/quality_floor.py                      # all four, default budgets
-    python benchmarks/quality_floor.py dcgan=3000 wgan_gp=2000
+    python benchmarks/quality_floor.py                    # gan dcgan dcgan_ema wgan_gp wgan, 2000 G steps
+    python benchmarks/quality_floor.py --steps 3000 dcgan wgan_gp
 
-Look at the per-epoch grids in each run's samples/ folder (the TensorBoard image step is the
-generator step) to see when the ten digit classes become recognisable.
+Each run evaluates FID/KID with the project's digit classifier (data/classifiers/mnist5k.pt,
+trained on first use) about every 160 generator steps; the per-epoch grids are in each run's
+samples/ folder (TensorBoard's image step is the generator step), so you can also see when
+the ten digits become recognisable.
 """
 
+import argparse
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-BUDGETS = {"gan": 3000, "dcgan": 3000, "wgan": 2000, "wgan_gp": 2000}
-OUT = Path("outputs/benchmarks/quality_floor")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import read_scalars  # noqa: E402
+
+RUNS = {
+    "gan": ["model=gan"],
+    "dcgan": ["model=dcgan"],
+    "dcgan_ema": ["experiment=dcgan_ema"],
+    "wgan_gp": ["model=wgan_gp"],
+    "wgan": ["model=wgan"],
+}
+EPOCH_G_STEPS = {"gan": 78, "dcgan": 78, "dcgan_ema": 78, "wgan_gp": 15.6, "wgan": 15.6}  # mnist5k, batch 64
 
 
-def main(argv: list[str]) -> None:
-    budgets = dict(BUDGETS)
-    if argv:
-        budgets = {name: int(steps) for name, steps in (arg.split("=") for arg in argv)}
-    results = {}
-    for model, steps in budgets.items():
-        run_dir = OUT / model
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("runs", nargs="*", default=list(RUNS))
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--out", default="outputs/benchmarks/quality_floor")
+    args = parser.parse_args()
+    for name in args.runs:
+        run_dir = Path(args.out) / name
+        every = max(1, round(160 / EPOCH_G_STEPS[name]))
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "gan_lightning", f"model={model}", "data=mnist5k",
-             f"max_generator_steps={steps}", "trainer.max_epochs=-1", "trainer.enable_progress_bar=false",
+            [sys.executable, "-m", "gan_lightning", *RUNS[name], "data=mnist5k", f"max_generator_steps={args.steps}",
+             "trainer.max_epochs=-1", "trainer.enable_progress_bar=false", f"callbacks.metrics.every_n_epochs={every}",
              f"hydra.run.dir={run_dir}"],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         seconds = time.perf_counter() - start
-        results[model] = {"generator_steps": steps, "seconds": round(seconds, 1),
-                          "steps_per_second": round(steps / seconds, 2), "grids": str(run_dir / "samples")}
-        print(json.dumps({model: results[model]}), flush=True)
+        scalars = read_scalars(run_dir / "tensorboard")
+        evals = [scalars[k] for k in ("val/fid", "val/class_coverage", "val/classifier_score", "val/eval_seconds")]
+        final = {"fid": round(evals[0][-1][1], 2), "class_coverage": evals[1][-1][1],
+                 "classifier_score": round(evals[2][-1][1], 2), "at_generator_step": evals[0][-1][0]}
+        print(json.dumps({name: {"generator_steps": args.steps, "seconds": round(seconds, 1),
+                                 "eval_seconds_total": round(sum(v for _, v in evals[3]), 1), **final,
+                                 "fid_curve": [(s, round(v, 1)) for s, v in evals[0]],
+                                 "coverage_curve": [(s, int(v)) for s, v in evals[1]]}}), flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,7 +1,10 @@
+import atexit
 import os
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import lightning as L
@@ -12,10 +15,35 @@ import torch
 from gan_lightning.data import InMemoryImageDataModule
 
 
-def run_cli(*overrides: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """`python -m gan_lightning <overrides>` as a user runs it, from `cwd`."""
+_CLASSIFIER: list[tuple[Path, float]] = []
+
+
+def session_classifier() -> tuple[Path, float]:
+    """The metrics' digit classifier, trained on mnist5k once per test session: (path, test accuracy)."""
+    if not _CLASSIFIER:
+        from gan_lightning.data import MNIST5kDataModule
+        from gan_lightning.metrics.train_classifier import train_classifier
+
+        folder = Path(tempfile.mkdtemp(prefix="gan_lightning_classifier_"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = folder / "mnist5k.pt"
+        _CLASSIFIER.append((path, train_classifier(MNIST5kDataModule(), path, "mnist5k")))
+    return _CLASSIFIER[0]
+
+
+def run_cli(*overrides: str, cwd: Path, check: bool = True, module: str = "gan_lightning") -> subprocess.CompletedProcess:
+    """`python -m gan_lightning <overrides>` as a user runs it, from `cwd`.
+
+    `cwd`'s data root gets the session's digit classifier, as a user's has after the first
+    run trained it (the metrics callback would otherwise train it again in every test).
+    """
+    classifiers = Path(cwd) / "data" / "classifiers"
+    if not classifiers.exists():
+        classifiers.mkdir(parents=True)
+        for name in ("mnist5k", "mnist"):
+            shutil.copy(session_classifier()[0], classifiers / f"{name}.pt")
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([sys.executable, "-m", "gan_lightning", *overrides], cwd=cwd, env=env,
+    proc = subprocess.run([sys.executable, "-m", module, *overrides], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-3000:]}")
@@ -79,6 +107,11 @@ DCGAN_SMALL = {"name": "dcgan", "g_features": 8, "d_features": 8}
 @pytest.fixture(autouse=True)
 def _quiet_and_seeded():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def digit_classifier() -> tuple[Path, float]:
+    return session_classifier()
 
 
 def _random_image(rng, size, mode="RGB"):

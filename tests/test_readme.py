@@ -29,6 +29,7 @@ def test_the_readme_lsgan_variant_trains(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     run_cli("model=lsgan", f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "trainer.max_epochs=1",
             "trainer.limit_train_batches=6", "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false",
+            "callbacks.metrics.num_samples=128",
             f"hydra.run.dir={run_dir}", cwd=tmp_path)
 
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)

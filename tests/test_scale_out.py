@@ -14,7 +14,7 @@ from gan_lightning.distributed import gan_strategy
 from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP
 
 HELPERS = Path(__file__).parent / "helpers"
-SHORT = ("trainer.max_epochs=1", "trainer.limit_train_batches=4")
+SHORT = ("trainer.max_epochs=1", "trainer.limit_train_batches=4", "callbacks.metrics.num_samples=128")
 
 
 def test_lr_beta1_sweep_gives_four_runs_side_by_side(tmp_path):
@@ -29,7 +29,7 @@ def test_lr_beta1_sweep_gives_four_runs_side_by_side(tmp_path):
         assert (job / "checkpoints" / "last.ckpt").is_file()
         hp = yaml.safe_load((job / "tensorboard" / "hparams.yaml").read_text())
         seen.add((hp["lr"], hp["beta1"]))
-        assert "hp_metric" in read_scalars(job / "tensorboard")
+        assert {"hp_metric", "val/fid"} <= set(read_scalars(job / "tensorboard"))
     assert seen == {(1e-4, 0.0), (1e-4, 0.5), (2e-4, 0.0), (2e-4, 0.5)}
     assert "it/s" not in proc.stdout + proc.stderr  # no progress bars flooding a sweep's output
 
@@ -39,6 +39,7 @@ def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monke
     monkeypatch.setenv("PYTHONPATH", str(HELPERS))
     run_dir = tmp_path / "run"
     run_cli(f"model={model}", "trainer=ddp_sim", "trainer.max_epochs=1", "trainer.limit_train_batches=6",
+            "callbacks.metrics.num_samples=128",
             "+callbacks.probe._target_=ddp_probe.RankProbe", f"+callbacks.probe.dirpath={run_dir / 'probe'}",
             f"hydra.run.dir={run_dir}", cwd=tmp_path)
     ranks = [torch.load(run_dir / "probe" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]

@@ -1,4 +1,5 @@
 from gan_lightning.callbacks.budget import GeneratorStepBudget
+from gan_lightning.callbacks.metrics import QualityMetrics
 from gan_lightning.callbacks.samples import SampleGrid
 
-__all__ = ["GeneratorStepBudget", "SampleGrid"]
+__all__ = ["GeneratorStepBudget", "QualityMetrics", "SampleGrid"]

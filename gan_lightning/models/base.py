@@ -6,6 +6,7 @@ and `after_critic_step` (e.g. weight clipping). Noise, counters, optimizers, log
 sampling live here, once.
 """
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 
@@ -40,6 +41,7 @@ class GANModule(L.LightningModule):
         optimizer: str = "adam",
         n_critic: int = 1,
         num_samples: int = 64,
+        ema_decay: float | None = None,
     ):
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -50,14 +52,20 @@ class GANModule(L.LightningModule):
                 raise ConfigError(f"model.{name}={value} must be positive.")
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise ConfigError(f"model.beta1={beta1} and model.beta2={beta2} must lie in [0, 1).")
+        if ema_decay is not None and not 0 < ema_decay < 1:
+            raise ConfigError(f"model.ema_decay={ema_decay} must lie in (0, 1), e.g. 0.999, or be null (off).")
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.generator, self.discriminator = build_nets(net, image_shape, latent_dim, self.critic_norm)
+        # Exponential moving average of G's weights (used for samples and metrics when on).
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if ema_decay else None
         # The noise behind every sample grid: a buffer, so it is saved in checkpoints.
         self.register_buffer("fixed_noise", torch.randn(num_samples, latent_dim))
         # Our own counters: trainer.global_step counts the optimizer steps of both nets.
         self.critic_steps = 0
         self.generator_steps = 0
+        # Set by the QualityMetrics callback when it logs FID as hp_metric.
+        self.has_quality_metric = False
 
     # ---- what a variant defines -------------------------------------------------------
 
@@ -142,7 +150,19 @@ class GANModule(L.LightningModule):
             self.manual_backward(loss_g)
             opt_g.step()
         self.generator_steps += 1
+        if self.generator_ema is not None:
+            self._update_ema()
         self._log_step(loss_d.detach(), loss_g.detach(), real_scores.detach(), fake_scores.detach(), gp)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        # Warm-up (as in TF's ExponentialMovingAverage): early on the average follows G closely
+        # instead of remembering its random initialisation.
+        decay = min(self.hparams.ema_decay, (1 + self.generator_steps) / (10 + self.generator_steps))
+        for averaged, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            averaged.lerp_(current, 1 - decay)
+        for averaged, current in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            averaged.copy_(current)  # BatchNorm statistics: take G's
 
     def _log_step(self, loss_d, loss_g, real_scores, fake_scores, gp) -> None:
         # Tensors go to self.log as they are: Lightning converts them to numbers only when it
@@ -161,33 +181,39 @@ class GANModule(L.LightningModule):
             metrics["train/gp"] = gp.detach()
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=real_scores.shape[0])
         self.log("step", float(self.generator_steps), on_step=True, on_epoch=False)
-        # Stand-in quality number for the hparams tab and sweeps until FID/KID exist:
-        # the epoch mean of the critic's divergence estimate (lower is better).
-        self.log("hp_metric", divergence, on_step=False, on_epoch=True, batch_size=real_scores.shape[0],
-                 sync_dist=True)  # averaged over DDP ranks once per epoch
+        # The critic's divergence estimate, per epoch (averaged over DDP ranks once per epoch);
+        # hp_metric (the run's quality number) when no FID is computed.
+        name = "train/divergence" if self.has_quality_metric else "hp_metric"
+        self.log(name, divergence, on_step=False, on_epoch=True, batch_size=real_scores.shape[0], sync_dist=True)
 
     def on_train_epoch_end(self) -> None:
         self.log("step", float(self.generator_steps), sync_dist=True)  # x-axis of the epoch-level scalars
 
     # ---- sampling and state ------------------------------------------------------------
 
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        """The EMA generator when model.ema_decay is on, else G itself."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
     @torch.no_grad()
     def sample(self, n: int | None = None, noise: Tensor | None = None) -> Tensor:
         """`n` images (or one per row of `noise`) in [-1, 1], shaped like the data, on self.device.
 
-        G runs in eval mode (BatchNorm uses its running statistics), so a sample does not
-        depend on the other images drawn with it.
+        Uses the EMA generator when it is on. G runs in eval mode (BatchNorm uses its running
+        statistics), so a sample does not depend on the other images drawn with it.
         """
         if noise is None:
             if n is None or n < 1:
                 raise ValueError(f"sample() needs a positive n or a noise tensor, got n={n}.")
             noise = self.noise(n)
-        was_training = self.generator.training
-        self.generator.eval()
+        generator = self.sampling_generator
+        was_training = generator.training
+        generator.eval()
         try:
-            return self.generator(noise.to(self.device))
+            return generator(noise.to(self.device))
         finally:
-            self.generator.train(was_training)
+            generator.train(was_training)
 
     def get_extra_state(self) -> dict:
         # The counters travel in the state dict: checkpoints, load_from_checkpoint and

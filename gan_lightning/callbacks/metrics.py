@@ -1,0 +1,109 @@
+"""FID and KID during training, against real statistics computed once per run.
+
+Every `every_n_epochs` epochs (and after the first and the last epoch) rank zero draws
+`num_samples` images from G (the EMA generator when it is on) for a fixed set of noise
+vectors, and logs `val/fid`, `val/kid`, their best-so-far `val/fid_best` (also `hp_metric`,
+the run's return value for sweeps) and `val/eval_seconds`; with the `mnist` features also
+`val/class_coverage` and `val/classifier_score`. ModelCheckpoint keeps best.ckpt by `val/fid`.
+"""
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.metrics.features import build_extractor, resolve_feature
+from gan_lightning.metrics.quality import QualityMeter
+
+log = logging.getLogger(__name__)
+
+
+class QualityMetrics(L.Callback):
+    def __init__(self, feature: str | None = "auto", every_n_epochs: int = 10, num_samples: int = 2000,
+                 kid_subset_size: int = 1000, kid_subsets: int = 50, classifier_path: str | None = None,
+                 train_missing_classifier: bool = True, inception_weights: str | None = None,
+                 batch_size: int = 500, seed: int = 0):
+        if every_n_epochs < 1 or num_samples < 2:
+            raise ConfigError(f"callbacks.metrics needs every_n_epochs >= 1 and num_samples >= 2, "
+                              f"got {every_n_epochs} and {num_samples}.")
+        self.feature, self.every_n_epochs, self.num_samples = feature, every_n_epochs, num_samples
+        self.kid_subset_size, self.kid_subsets = kid_subset_size, kid_subsets
+        self.batch_size, self.seed = batch_size, seed
+        self.classifier_path = classifier_path
+        self.train_missing_classifier, self.inception_weights = train_missing_classifier, inception_weights
+        self.enabled = False
+        self.best = math.inf
+
+    # ---- set-up on rank zero; a failure the user did not ask for only turns metrics off ----
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.feature is None:
+            return
+        self.kind = resolve_feature(self.feature, pl_module.hparams.image_shape)
+        if trainer.is_global_zero:
+            try:
+                self._build(trainer, pl_module)
+                self.enabled = True
+            except ConfigError as err:
+                if self.feature != "auto":  # asked for explicitly: stop
+                    raise
+                log.warning("No FID/KID in this run: %s", err)
+        self.enabled = trainer.strategy.broadcast(self.enabled, src=0)
+        # The module's divergence stand-in gives way to the best FID as hp_metric.
+        pl_module.has_quality_metric = self.enabled
+
+    def _build(self, trainer, pl_module) -> None:
+        if self.kind == "mnist":
+            if not self.classifier_path:
+                raise ConfigError("callbacks.metrics.classifier_path is not set: point it at a classifier file.")
+            path = Path(self.classifier_path)
+            if not path.is_file() and self.train_missing_classifier and hasattr(trainer.datamodule, "labelled"):
+                from gan_lightning.metrics.train_classifier import train_classifier
+
+                log.info("Training the digit classifier for FID/KID once (saved to %s).", path)
+                with torch.random.fork_rng():
+                    train_classifier(trainer.datamodule, path, getattr(trainer.datamodule, "name", "data"))
+        extractor = build_extractor(self.kind, self.classifier_path, self.inception_weights)
+        self.meter = QualityMeter(extractor, self.kid_subset_size, self.kid_subsets, self.batch_size)
+
+    # ---- evaluation -----------------------------------------------------------------------
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.enabled:
+            return
+        epoch = trainer.current_epoch + 1
+        last = trainer.should_stop or (trainer.max_epochs not in (None, -1) and epoch >= trainer.max_epochs)
+        if not (epoch == 1 or epoch % self.every_n_epochs == 0 or last):
+            return
+        values = self.evaluate(trainer, pl_module) if trainer.is_global_zero else None
+        values = trainer.strategy.broadcast(values, src=0)  # every rank logs the same numbers
+        for name, value in values.items():
+            pl_module.log(name, value)
+        log.info("FID %.3f (best %.3f), KID %.5f at %d generator steps; evaluated in %.1f s",
+                 values["val/fid"], values["val/fid_best"], values["val/kid"], pl_module.generator_steps,
+                 values["val/eval_seconds"])
+
+    def evaluate(self, trainer, pl_module) -> dict[str, float]:
+        start = time.perf_counter()
+        device = pl_module.device
+        self.meter.to(device)
+        # Evaluation draws its own, fixed noise and must not shift training's random stream.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(self.seed)
+            if self.meter.real_count == 0:  # real statistics: once per run
+                self.meter.add_real(trainer.datamodule.real_images(self.num_samples, seed=self.seed))
+            values = self.meter.measure(pl_module.sample, self.num_samples)
+        self.best = min(self.best, values["val/fid"])
+        values.update({"val/fid_best": self.best, "hp_metric": self.best,
+                       "val/eval_seconds": time.perf_counter() - start})
+        return values
+
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best = state_dict.get("best", math.inf)

@@ -1,0 +1,101 @@
+"""The feature extractor behind FID and KID, and the torchmetrics objects that use it.
+
+`mnist`: the project's own digit classifier (1x28x28 data). `inception`: the standard 2048-d
+InceptionV3 features of torchmetrics/torch-fidelity (photos, CelebA); its weights are
+downloaded at first use or read from a local file. `auto`: mnist for 1x28x28 images,
+inception otherwise. Features are computed once per image and given to both metrics.
+"""
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.metrics.classifier import load_classifier
+
+FEATURES = ("auto", "mnist", "inception")
+
+
+def resolve_feature(feature: str, image_shape: Sequence[int]) -> str:
+    if feature not in FEATURES:
+        raise ConfigError(f"Unknown metrics feature {feature!r}: use one of {', '.join(FEATURES)}, or null for no metrics.")
+    if feature == "auto":
+        return "mnist" if tuple(image_shape) == (1, 28, 28) else "inception"
+    return feature
+
+
+class ClassifierExtractor(nn.Module):
+    """[-1, 1] digits -> the classifier's 128-d penultimate features; `probabilities` from them."""
+
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier = classifier.eval().requires_grad_(False)
+        self.num_features = classifier.head[-1].in_features
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.classifier.features(images.float())
+
+    def probabilities(self, features: Tensor) -> Tensor:
+        return self.classifier.head(features).softmax(1)
+
+
+class InceptionExtractor(nn.Module):
+    """[-1, 1] images (1 or 3 channels) -> uint8 RGB -> torch-fidelity's 2048-d InceptionV3 pool features."""
+
+    num_features = 2048
+
+    def __init__(self, weights_path: str | None):
+        super().__init__()
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
+        self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+                                      feature_extractor_weights_path=weights_path)
+
+    def forward(self, images: Tensor) -> Tensor:
+        images = images.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        return self.net(images)
+
+
+class Precomputed(nn.Module):
+    """Lets torchmetrics' FID and KID take features computed once for both."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: Tensor) -> Tensor:
+        return features
+
+
+def build_extractor(kind: str, classifier_path: str | None, inception_weights: str | None) -> nn.Module:
+    if kind == "mnist":
+        return ClassifierExtractor(load_classifier(Path(classifier_path)))
+    try:
+        return InceptionExtractor(inception_weights)
+    except Exception as err:  # no network and no local file; or a bad file
+        where = f"from {inception_weights}" if inception_weights else "(the download failed)"
+        reason = str(err).splitlines()[0] if str(err) else ""
+        raise ConfigError(
+            f"The Inception weights for FID/KID could not be loaded {where}: {type(err).__name__} {reason}; "
+            f"give a local copy of torch-fidelity's weights-inception-2015-12-05-6726825d.pth with "
+            f"callbacks.metrics.inception_weights=PATH, or use callbacks.metrics.feature=mnist for digits."
+        ) from err
+
+
+def build_metrics(num_features: int, kid_subset_size: int, kid_subsets: int):
+    """FID and KID over precomputed features; their real statistics survive reset()."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    features = Precomputed(num_features)
+    fid = FrechetInceptionDistance(feature=features, reset_real_features=False)
+    with warnings.catch_warnings():  # "KID saves all features": we give it num_samples per side, by design
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        kid = KernelInceptionDistance(feature=features, reset_real_features=False, subset_size=kid_subset_size,
+                                      subsets=kid_subsets)
+    return fid, kid

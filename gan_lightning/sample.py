@@ -1,0 +1,102 @@
+"""Images from a checkpoint, without the training config (everything needed is in the checkpoint).
+
+    python -m gan_lightning.sample ckpt=outputs/.../checkpoints/best.ckpt n=64 out=grid.png seed=3
+    python -m gan_lightning.sample ckpt=... mode=interpolate rows=8 steps=10 out=interp.png
+    python -m gan_lightning.sample ckpt=... n=10000 out=samples.npz   # uint8 NHWC under arr_0
+
+Keys: ckpt (required), n (64), out (samples.png; .png/.jpg = a grid, .npz = an array), seed,
+mode (grid | interpolate), rows (8), steps (10), nrow (grid columns), ema (true: use the EMA
+generator when the checkpoint has one), device (auto | cpu | cuda | cuda:1 ...).
+"""
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torchvision.utils import make_grid, save_image
+
+from gan_lightning.checkpoint import load_generator
+from gan_lightning.errors import ConfigError
+
+DEFAULTS = {"ckpt": None, "n": 64, "out": "samples.png", "seed": None, "mode": "grid", "rows": 8, "steps": 10,
+            "nrow": None, "ema": True, "device": "auto", "batch_size": 500}
+TYPES = {"n": int, "seed": int, "rows": int, "steps": int, "nrow": int, "batch_size": int}
+
+
+def parse_args(argv: list[str]) -> dict:
+    args = dict(DEFAULTS)
+    for item in argv:
+        key, sep, value = item.partition("=")
+        if not sep or key not in DEFAULTS:
+            raise ConfigError(f"Unknown argument {item!r}: use key=value with keys {', '.join(DEFAULTS)}.")
+        try:
+            if key == "ema":
+                if value.lower() not in ("true", "false"):
+                    raise ValueError
+                args[key] = value.lower() == "true"
+            else:
+                args[key] = TYPES.get(key, str)(value)
+        except ValueError:
+            raise ConfigError(f"{key}={value!r} is not a valid {'true/false' if key == 'ema' else 'integer'}.") from None
+    if args["ckpt"] is None:
+        raise ConfigError("ckpt=PATH is required: a checkpoints/last.ckpt or best.ckpt of a gan_lightning run.")
+    for key in ("n", "rows", "steps", "batch_size"):
+        if args[key] < 1 or (key == "steps" and args[key] < 2):
+            raise ConfigError(f"{key}={args[key]} is too small.")
+    if args["mode"] not in ("grid", "interpolate"):
+        raise ConfigError(f"mode={args['mode']!r} is not a mode: use grid or interpolate.")
+    return args
+
+
+def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
+    """Spherical interpolation: keeps Gaussian latents at a typical norm along the path."""
+    omega = torch.arccos((a / a.norm(dim=-1, keepdim=True) * b / b.norm(dim=-1, keepdim=True)).sum(-1).clamp(-1, 1))
+    omega, t = omega[:, None, None], t[None, :, None]
+    so = torch.sin(omega).clamp_min(1e-8)
+    return torch.sin((1 - t) * omega) / so * a[:, None] + torch.sin(t * omega) / so * b[:, None]
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, noise: Tensor, batch_size: int) -> Tensor:
+    return torch.cat([generator(chunk) for chunk in noise.split(batch_size)]).float().cpu()
+
+
+def run(args: dict) -> Path:
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args["device"] == "auto" else args["device"]
+    generator, hparams = load_generator(args["ckpt"], args["ema"], device)
+    if args["seed"] is not None:
+        torch.manual_seed(args["seed"])
+    latent_dim, out = hparams["latent_dim"], Path(args["out"])
+    if args["mode"] == "interpolate":
+        ends = torch.randn(2, args["rows"], latent_dim, device=device)
+        noise = slerp(ends[0], ends[1], torch.linspace(0, 1, args["steps"], device=device)).flatten(0, 1)
+        nrow = args["steps"]
+    else:
+        noise = torch.randn(args["n"], latent_dim, device=device)
+        nrow = args["nrow"] or math.ceil(math.sqrt(args["n"]))
+    images = generate(generator, noise, args["batch_size"])  # in [-1, 1]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npz":
+        pixels = images.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        np.savez_compressed(out, arr_0=pixels)
+    elif out.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        save_image(make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1)), out)
+    else:
+        raise ConfigError(f"out={out} must end in .png, .jpg (an image grid) or .npz (an array of images).")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        out = run(parse_args(sys.argv[1:] if argv is None else argv))
+    except ConfigError as err:
+        print(f"gan_lightning.sample: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

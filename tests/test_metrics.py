@@ -1,0 +1,159 @@
+"""FID/KID, the digit classifier, EMA, the sampling CLI."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import MLP, fit, run_cli
+from gan_lightning.data import MNIST5kDataModule, to_signed_unit
+from gan_lightning.errors import ConfigError
+from gan_lightning.metrics import QualityMeter
+from gan_lightning.metrics.classifier import load_classifier
+from gan_lightning.metrics.features import ClassifierExtractor, InceptionExtractor, build_extractor
+from gan_lightning.models import DCGAN, GAN
+
+RUN = ("trainer.max_epochs=1", "trainer.limit_train_batches=8", "trainer.enable_progress_bar=false",
+       "callbacks.metrics.num_samples=128")
+
+
+def test_the_digit_classifier_reaches_95_percent_on_held_out_digits(digit_classifier):
+    path, accuracy = digit_classifier
+    assert accuracy >= 0.95
+    # ...measured on digits it never saw, and reproducible from the saved file
+    from gan_lightning.metrics.train_classifier import accuracy as measure
+
+    images, labels = MNIST5kDataModule().labelled("test")
+    train_images, _ = MNIST5kDataModule().labelled("train")
+    assert len(labels) == 1000 and torch.bincount(labels).tolist() == [100] * 10
+    assert not any(torch.equal(images[0], other) for other in train_images)
+    assert measure(load_classifier(path), images, labels) == pytest.approx(accuracy)
+
+
+def _meter(digit_classifier, real):
+    meter = QualityMeter(ClassifierExtractor(load_classifier(digit_classifier[0])), kid_subset_size=200).to("cpu")
+    meter.add_real(real)
+    return meter
+
+
+def test_fid_of_a_set_against_itself_is_zero_and_against_noise_large(digit_classifier):
+    dm = MNIST5kDataModule()
+    dm.setup("fit")
+    real = dm.real_images(1000)  # a random choice: the file is sorted by class
+    meter = _meter(digit_classifier, real)
+    cursor = iter(to_signed_unit(real).split(500))
+    itself = meter.measure(lambda n: next(cursor), 1000)
+    noise = meter.measure(lambda n: torch.rand(n, 1, 28, 28) * 2 - 1, 1000)
+    assert abs(itself["val/fid"]) < 1e-2
+    assert noise["val/fid"] > 100
+    # KID is unbiased: against itself it scatters around 0, far below noise's value
+    assert abs(itself["val/kid"]) < 0.05 * noise["val/kid"]
+    assert itself["val/class_coverage"] == 10 and itself["val/classifier_score"] > 8
+    assert noise["val/classifier_score"] < 3
+
+
+def test_one_digit_covers_one_class(digit_classifier):
+    dm = MNIST5kDataModule()
+    dm.setup("fit")
+    (train, train_labels), (test, test_labels) = dm.labelled("train"), dm.labelled("test")
+    sevens = to_signed_unit(torch.cat([train[train_labels == 7], test[test_labels == 7]]))  # all 500
+    meter = _meter(digit_classifier, dm.real_images(1000))
+    one_digit = meter.measure(lambda n: sevens[:n], 500)
+    assert one_digit["val/class_coverage"] == 1 and one_digit["val/classifier_score"] < 1.5
+
+
+def test_missing_or_foreign_classifier_files_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="No MNIST classifier at .*train_classifier data=mnist5k"):
+        load_classifier(tmp_path / "none.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(ConfigError, match="is not a classifier written by gan_lightning"):
+        load_classifier(tmp_path / "other.pt")
+
+
+def test_offline_inception_is_one_sentence_and_a_local_file_works(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match=r"Inception weights for FID/KID could not be loaded .*inception_weights=PATH"):
+        build_extractor("inception", None, None)
+    # A local weights file (here random weights with the real layout) is read instead of the download.
+    import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
+
+    monkeypatch.setattr(tf_inception, "load_state_dict_from_url", lambda *a, **k: {})
+    monkeypatch.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+    skeleton = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    monkeypatch.undo()
+    torch.save(skeleton.state_dict(), tmp_path / "inception.pth")
+    extractor = InceptionExtractor(str(tmp_path / "inception.pth"))
+    features = extractor(torch.rand(3, 1, 32, 32) * 2 - 1)
+    assert features.shape == (3, 2048)
+
+
+def test_explicit_inception_offline_stops_the_run(tmp_path):
+    proc = run_cli("callbacks.metrics.feature=inception", *RUN, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path,
+                   check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "Inception weights for FID/KID could not be loaded" in proc.stderr
+
+
+def test_ema_trails_the_generator_and_is_used_for_samples():
+    model = GAN(image_shape=[1, 28, 28], net=MLP, latent_dim=8, ema_decay=0.9)
+    start = copy.deepcopy(model.generator_ema.state_dict())
+    fit(model, batches=6)
+    g, ema = model.generator.state_dict(), model.generator_ema.state_dict()
+    weights = [k for k in g if k.endswith("weight")]
+    assert all(not torch.equal(ema[k], g[k]) and not torch.equal(ema[k], start[k]) for k in weights)
+    assert not any(p.requires_grad for p in model.generator_ema.parameters())
+    z = torch.randn(4, 8)
+    model.generator_ema.eval()
+    assert torch.equal(model.sample(noise=z), model.generator_ema(z))
+
+
+def test_best_checkpoint_holds_the_ema_weights(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli("experiment=dcgan_ema", "net.g_features=8", "net.d_features=8", *RUN, f"hydra.run.dir={run_dir}",
+            cwd=tmp_path)
+    state = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
+    ema = {k: v for k, v in state.items() if k.startswith("generator_ema.")}
+    assert ema and any(not torch.equal(v, state[k.replace("generator_ema.", "generator.", 1)]) for k, v in ema.items())
+
+
+def test_sampling_cli_grid_interpolation_npz_and_refusals(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli("model=dcgan", "net.g_features=8", "net.d_features=8", *RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+
+    run_cli(f"ckpt={ckpt}", "n=64", "out=grid.png", "seed=3", cwd=tmp_path, module="gan_lightning.sample")
+    with Image.open(tmp_path / "grid.png") as grid:
+        grid.load()
+        assert grid.size == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)
+    run_cli(f"ckpt={ckpt}", "n=64", "out=again.png", "seed=3", cwd=tmp_path, module="gan_lightning.sample")
+    assert (tmp_path / "grid.png").read_bytes() == (tmp_path / "again.png").read_bytes()  # seed reproduces
+
+    run_cli(f"ckpt={ckpt}", "mode=interpolate", "rows=3", "steps=5", "out=interp.png", cwd=tmp_path,
+            module="gan_lightning.sample")
+    with Image.open(tmp_path / "interp.png") as interp:
+        assert interp.size == (5 * 28 + 6 * 2, 3 * 28 + 4 * 2)
+
+    run_cli(f"ckpt={ckpt}", "n=1000", "out=samples.npz", "device=cpu", cwd=tmp_path, module="gan_lightning.sample")
+    pixels = np.load(tmp_path / "samples.npz")["arr_0"]
+    assert pixels.shape == (1000, 28, 28, 1) and pixels.dtype == np.uint8 and pixels.max() > 0
+
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, tmp_path / "foreign.ckpt")
+    for path, reason in ((tmp_path / "notes.txt", "PyTorch cannot read it as one"),
+                         (tmp_path / "foreign.ckpt", "no generator weights")):
+        proc = run_cli(f"ckpt={path}", cwd=tmp_path, module="gan_lightning.sample", check=False)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert f"{path} is not a gan_lightning checkpoint: " in proc.stderr and reason in proc.stderr
+    proc = run_cli(f"ckpt={ckpt}", "n=many", cwd=tmp_path, module="gan_lightning.sample", check=False)
+    assert "n='many' is not a valid integer" in proc.stderr
+
+
+def test_load_from_checkpoint_samples_with_ema(tmp_path):
+    model = DCGAN(image_shape=[1, 28, 28], net={"name": "dcgan", "g_features": 8, "d_features": 8}, latent_dim=8,
+                  ema_decay=0.99)
+    trainer = fit(model, batches=3)
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    loaded = DCGAN.load_from_checkpoint(tmp_path / "m.ckpt", weights_only=True)
+    assert torch.equal(loaded.generator_ema.net[0].weight, model.generator_ema.net[0].weight)
+    assert loaded.sample(5).shape == (5, 1, 28, 28)
