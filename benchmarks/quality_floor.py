@@ -16,8 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import read_scalars  # noqa: E402
+from gan_lightning.runs import read_scalars
 
 RUNS = {
     "gan": ["model=gan"],

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from gan_lightning import runs
 from gan_lightning.data import InMemoryImageDataModule
 
 
@@ -50,15 +51,9 @@ def run_cli(*overrides: str, cwd: Path, check: bool = True, module: str = "gan_l
     return proc
 
 
-def read_scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """{tag: [(step, value), ...]} from the TensorBoard event files in `log_dir`."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "images": 0})
-    events.Reload()
-    scalars = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
-    scalars["__images__"] = {tag: [e.step for e in events.Images(tag)] for tag in events.Tags()["images"]}
-    return scalars
+def read_scalars(log_dir: Path) -> dict:
+    """{tag: [(step, value), ...]}, plus "__images__": {image tag: [step, ...]}."""
+    return {**runs.read_scalars(log_dir), "__images__": runs.read_image_steps(log_dir)}
 
 
 def write_mnist_idx(root: Path, n_train: int = 256, n_test: int = 16, seed: int = 0) -> np.ndarray:
