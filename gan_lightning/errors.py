@@ -4,6 +4,10 @@
 let a raw PyTorch or torchvision traceback reach the user for a mistake they can fix.
 """
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from omegaconf.errors import MissingMandatoryValue
 
 
@@ -22,3 +26,16 @@ def find_config_error(exc: BaseException) -> ConfigError | None:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+@contextmanager
+def one_line_errors(program: str = "gan_lightning") -> Iterator[None]:
+    """In an entry point: a ConfigError anywhere below becomes one line on stderr and exit code 2."""
+    try:
+        yield
+    except Exception as exc:
+        error = find_config_error(exc)
+        if error is None:
+            raise
+        print(f"{program}: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
 from gan_lightning.checkpoint import load_generator
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, one_line_errors
 
 DEFAULTS = {"ckpt": None, "n": 64, "out": "samples.png", "seed": None, "mode": "grid", "rows": 8, "steps": 10,
             "nrow": None, "ema": True, "device": "auto", "batch_size": 500}
@@ -90,11 +90,8 @@ def run(args: dict) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
+    with one_line_errors("gan_lightning.sample"):
         out = run(parse_args(sys.argv[1:] if argv is None else argv))
-    except ConfigError as err:
-        print(f"gan_lightning.sample: {err}", file=sys.stderr)
-        sys.exit(2)
     print(f"wrote {out}")
 
 

@@ -4,7 +4,6 @@
 """
 
 import logging
-import sys
 
 import hydra
 import lightning as L
@@ -15,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.callbacks import GeneratorStepBudget
 from gan_lightning.distributed import gan_strategy, refuse_relaunching_sweeps
-from gan_lightning.errors import find_config_error
+from gan_lightning.errors import one_line_errors
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +61,8 @@ def train(cfg: DictConfig) -> float | None:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    try:
+    with one_line_errors():
         return train(cfg)
-    except Exception as exc:
-        error = find_config_error(exc)
-        if error is None:
-            raise
-        print(f"gan_lightning: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@
 """
 
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from gan_lightning.data import to_signed_unit
-from gan_lightning.errors import ConfigError, find_config_error
+from gan_lightning.errors import ConfigError, one_line_errors
 from gan_lightning.metrics.classifier import MNISTClassifier, save_classifier
 
 log = logging.getLogger(__name__)
@@ -70,15 +69,9 @@ def train_classifier(datamodule, out: Path, data_name: str, epochs: int = 6, bat
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="classifier")
 def main(cfg: DictConfig) -> float:
-    try:
+    with one_line_errors("gan_lightning.metrics.train_classifier"):
         datamodule = instantiate(cfg.data)
         return train_classifier(datamodule, Path(cfg.out), cfg.data_name, cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed)
-    except Exception as exc:
-        error = find_config_error(exc)
-        if error is None:
-            raise
-        print(f"gan_lightning: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":
