@@ -4,6 +4,7 @@
 """
 
 import logging
+from pathlib import Path
 
 import hydra
 import lightning as L
@@ -14,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.callbacks import GeneratorStepBudget
 from gan_lightning.distributed import gan_strategy, refuse_relaunching_sweeps
-from gan_lightning.errors import one_line_errors
+from gan_lightning.errors import ConfigError, one_line_errors
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ def train(cfg: DictConfig) -> float | None:
     """Fit one run; returns its quality number (`hp_metric`, lower is better) for sweeps."""
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is not None and not Path(ckpt_path).expanduser().is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path} does not exist: give a run's checkpoints/last.ckpt to resume it.")
     if cfg.trainer.get("max_steps", -1) not in (-1, None):
         log.warning("trainer.max_steps counts the optimizer steps of both D and G; "
                     "use max_generator_steps to budget generator steps.")
@@ -52,7 +56,7 @@ def train(cfg: DictConfig) -> float | None:
                           enable_progress_bar=(not multirun) if progress_bar is None else progress_bar)
     refuse_relaunching_sweeps(trainer, multirun)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     log.info("finished: %d generator steps, %d critic steps; outputs in %s",
              model.generator_steps, model.critic_steps, cfg.paths.output_dir)
     metric = trainer.callback_metrics.get("hp_metric")

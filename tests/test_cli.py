@@ -93,3 +93,27 @@ def test_bad_names_are_refused_clearly(tmp_path, override, message):
     assert proc.returncode != 0
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_resumed_run_continues_where_it_stopped(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    run_cli("model=wgan_gp", "net=mlp", *COMMON, f"hydra.run.dir={first}", cwd=tmp_path)
+    resume = ["trainer.max_epochs=2" if o == "trainer.max_epochs=1" else o for o in COMMON]
+    run_cli("model=wgan_gp", "net=mlp", *resume, f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}",
+            f"hydra.run.dir={second}", cwd=tmp_path)
+    before = torch.load(first / "checkpoints" / "last.ckpt", weights_only=True)
+    after = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)
+    assert after["state_dict"]["_extra_state"] == {"critic_steps": 20, "generator_steps": 4}
+    assert after["epoch"] == before["epoch"] + 1
+    # both optimizers carried on: Adam's step count continued from the first run
+    steps = lambda ckpt, i: {int(s["step"]) for s in ckpt["optimizer_states"][i]["state"].values()}  # noqa: E731
+    assert (steps(before, 0), steps(before, 1)) == ({2}, {10})
+    assert (steps(after, 0), steps(after, 1)) == ({4}, {20})
+    # the TensorBoard curves of the second run continue the generator-step axis
+    assert [s for s, _ in read_scalars(second / "tensorboard")["train/loss_g"]] == [3, 4]
+
+
+def test_a_missing_checkpoint_to_resume_is_named(tmp_path):
+    proc = run_cli("ckpt_path=nowhere/last.ckpt", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path, check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "ckpt_path=nowhere/last.ckpt does not exist" in proc.stderr
