@@ -11,6 +11,7 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Checkpoint
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.callbacks import GeneratorStepBudget
@@ -52,6 +53,9 @@ def train(cfg: DictConfig) -> float | None:
     progress_bar = cfg.trainer.get("enable_progress_bar")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                           strategy=gan_strategy(cfg.trainer),
+                          # no checkpoint callback configured (callbacks=none): no checkpoints at all,
+                          # rather than Lightning's default epoch=N-step=M.ckpt
+                          enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
                           # null = on for a single run, off in sweeps (one job's bar per line floods the log)
                           enable_progress_bar=(not multirun) if progress_bar is None else progress_bar)
     refuse_relaunching_sweeps(trainer, multirun)

@@ -117,3 +117,11 @@ def test_a_missing_checkpoint_to_resume_is_named(tmp_path):
     proc = run_cli("ckpt_path=nowhere/last.ckpt", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path, check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "ckpt_path=nowhere/last.ckpt does not exist" in proc.stderr
+
+
+def test_no_callbacks_and_no_logger_write_only_the_config(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli("logger=none", "callbacks=none", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+            "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    written = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file())
+    assert written == [".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml", "train.log"]
