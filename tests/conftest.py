@@ -104,6 +104,21 @@ def _quiet_and_seeded():
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _offline(tmp_path_factory):
+    """The suite behaves the same with or without internet: every download (MNIST, CelebA,
+    Inception weights) goes to an unreachable proxy, and no cached Inception weights are
+    found; subprocesses inherit this."""
+    patch = pytest.MonkeyPatch()
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        patch.setenv(name, "http://127.0.0.1:9")
+    for name in ("no_proxy", "NO_PROXY"):
+        patch.delenv(name, raising=False)
+    patch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def digit_classifier() -> tuple[Path, float]:
     return session_classifier()
