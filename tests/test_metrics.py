@@ -108,6 +108,25 @@ def test_ema_trails_the_generator_and_is_used_for_samples():
     assert torch.equal(model.sample(noise=z), model.generator_ema(z))
 
 
+def test_ema_batchnorm_statistics_belong_to_the_averaged_weights():
+    model = DCGAN(image_shape=[1, 28, 28], net={"name": "dcgan", "g_features": 8, "d_features": 8}, latent_dim=8,
+                  ema_decay=0.9)
+    fit(model, batches=6)
+    assert model._ema_statistics_stale
+    rng_before = torch.get_rng_state()
+    model.refresh_ema_statistics()
+    assert torch.equal(torch.get_rng_state(), rng_before)  # training's random stream is left alone
+    model._ema_statistics_stale = True
+    model.sample(4)  # reading the EMA refreshes its statistics
+    assert not model._ema_statistics_stale
+    first_norm = model.generator_ema.net[1]
+    # what the EMA weights' first layer really produces, over plenty of noise
+    with torch.no_grad():
+        activations = model.generator_ema.net[0](torch.randn(4096, 8, 1, 1))
+    assert torch.allclose(first_norm.running_mean, activations.mean((0, 2, 3)), atol=0.05)
+    assert not torch.allclose(first_norm.running_mean, model.generator.net[1].running_mean, atol=1e-3)
+
+
 def test_best_checkpoint_holds_the_ema_weights(tmp_path):
     run_dir = tmp_path / "run"
     run_cli("experiment=dcgan_ema", "net.g_features=8", "net.d_features=8", *RUN, f"hydra.run.dir={run_dir}",

@@ -161,8 +161,38 @@ class GANModule(L.LightningModule):
         decay = min(self.hparams.ema_decay, (1 + self.generator_steps) / (10 + self.generator_steps))
         for averaged, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
             averaged.lerp_(current, 1 - decay)
-        for averaged, current in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            averaged.copy_(current)  # BatchNorm statistics: take G's
+        self._ema_statistics_stale = True
+
+    @torch.no_grad()
+    def refresh_ema_statistics(self, batches: int = 8, batch_size: int = 256) -> None:
+        """Recompute the EMA generator's BatchNorm statistics with its own weights.
+
+        G's running statistics belong to G's current weights, not to the averaged ones; eval-mode
+        samples from the EMA need "standing statistics" of their own. Runs whenever the EMA is
+        read (sample(), state_dict()) after it changed, on noise of its own (the training
+        random stream is left as it was).
+        """
+        norms = [m for m in self.generator_ema.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        if norms:
+            momenta = [norm.momentum for norm in norms]
+            devices = [self.device] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                was_training = self.generator_ema.training
+                self.generator_ema.train()
+                for norm in norms:
+                    norm.reset_running_stats()
+                    norm.momentum = None  # a plain average over the batches below
+                for _ in range(batches):
+                    self.generator_ema(self.noise(batch_size))
+                for norm, momentum in zip(norms, momenta):
+                    norm.momentum = momentum
+                self.generator_ema.train(was_training)
+        self._ema_statistics_stale = False
+
+    def state_dict(self, *args, **kwargs):
+        if getattr(self, "_ema_statistics_stale", False):
+            self.refresh_ema_statistics()
+        return super().state_dict(*args, **kwargs)
 
     def _log_step(self, loss_d, loss_g, real_scores, fake_scores, gp) -> None:
         # Tensors go to self.log as they are: Lightning converts them to numbers only when it
@@ -207,6 +237,8 @@ class GANModule(L.LightningModule):
             if n is None or n < 1:
                 raise ValueError(f"sample() needs a positive n or a noise tensor, got n={n}.")
             noise = self.noise(n)
+        if getattr(self, "_ema_statistics_stale", False):
+            self.refresh_ema_statistics()
         generator = self.sampling_generator
         was_training = generator.training
         generator.eval()
