@@ -93,9 +93,11 @@ def build_metrics(num_features: int, kid_subset_size: int, kid_subsets: int):
     from torchmetrics.image.kid import KernelInceptionDistance
 
     features = Precomputed(num_features)
-    fid = FrechetInceptionDistance(feature=features, reset_real_features=False)
+    # sync_on_compute=False: one process (rank zero) measures and broadcasts the numbers; a
+    # cross-process sync inside compute() would wait forever for the ranks that do not measure.
+    fid = FrechetInceptionDistance(feature=features, reset_real_features=False, sync_on_compute=False)
     with warnings.catch_warnings():  # "KID saves all features": we give it num_samples per side, by design
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
         kid = KernelInceptionDistance(feature=features, reset_real_features=False, subset_size=kid_subset_size,
-                                      subsets=kid_subsets)
+                                      subsets=kid_subsets, sync_on_compute=False)
     return fid, kid
