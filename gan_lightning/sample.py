@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
 from gan_lightning.checkpoint import load_generator
+from gan_lightning.data import to_uint8
 from gan_lightning.errors import ConfigError, one_line_errors
 
 DEFAULTS = {"ckpt": None, "n": 64, "out": "samples.png", "seed": None, "mode": "grid", "rows": 8, "steps": 10,
@@ -80,7 +81,7 @@ def run(args: dict) -> Path:
     images = generate(generator, noise, args["batch_size"])  # in [-1, 1]
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npz":
-        pixels = images.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        pixels = to_uint8(images).permute(0, 2, 3, 1).numpy()
         np.savez_compressed(out, arr_0=pixels)
     elif out.suffix.lower() in (".png", ".jpg", ".jpeg"):
         save_image(make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1)), out)

@@ -1,9 +1,9 @@
 """LightningDataModules that serve image batches in [-1, 1]."""
 
-from gan_lightning.data.base import ImageTensorDataset, InMemoryImageDataModule, to_signed_unit
+from gan_lightning.data.base import ImageTensorDataset, InMemoryImageDataModule, to_signed_unit, to_uint8
 from gan_lightning.data.celeba import CelebADataModule
 from gan_lightning.data.folder import ImageFolderDataModule
 from gan_lightning.data.mnist import MNIST5kDataModule, MNISTDataModule
 
 __all__ = ["CelebADataModule", "ImageFolderDataModule", "ImageTensorDataset", "InMemoryImageDataModule",
-           "MNISTDataModule", "MNIST5kDataModule", "to_signed_unit"]
+           "MNISTDataModule", "MNIST5kDataModule", "to_signed_unit", "to_uint8"]

@@ -19,6 +19,11 @@ def to_signed_unit(images: Tensor) -> Tensor:
     return images.float().div_(127.5).sub_(1.0)
 
 
+def to_uint8(images: Tensor) -> Tensor:
+    """float [-1, 1] -> uint8 [0, 255], rounded: the inverse of to_signed_unit (PNG, npz, Inception)."""
+    return images.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
+
 class ImageTensorDataset(Dataset):
     """Indexable view of a (N, C, H, W) uint8 tensor; `__getitems__` fetches a batch at once."""
 

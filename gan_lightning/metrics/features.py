@@ -10,9 +10,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
 
+from gan_lightning.data import to_uint8
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.classifier import load_classifier
 
@@ -55,7 +55,7 @@ class InceptionExtractor(nn.Module):
                                       feature_extractor_weights_path=weights_path)
 
     def forward(self, images: Tensor) -> Tensor:
-        images = images.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+        images = to_uint8(images)
         if images.shape[1] == 1:
             images = images.expand(-1, 3, -1, -1)
         return self.net(images)
