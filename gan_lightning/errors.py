@@ -1,9 +1,11 @@
-"""The one exception type for bad user input.
+"""Errors that reach the user as one sentence, never as a traceback.
 
-`train.main` prints its message as a single sentence and exits; nothing below it should
-let a raw PyTorch or torchvision traceback reach the user for a mistake they can fix.
+`ConfigError` is bad input a user can fix (exit code 2). `RunStopped` is a run that stopped
+on purpose part-way (a signal, a diverged loss) with its own exit code. The entry points
+print the message on one line, also into the run's train.log, and exit.
 """
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,15 +13,29 @@ from contextlib import contextmanager
 from omegaconf.errors import MissingMandatoryValue
 
 
-class ConfigError(ValueError):
+class OneLineError(Exception):
+    """An error whose message is the whole story: printed alone, without a traceback."""
+
+    exit_code = 2
+
+
+class ConfigError(OneLineError, ValueError):
     """A bad config value, a missing data folder, or data the nets cannot handle."""
 
 
-def find_config_error(exc: BaseException) -> ConfigError | None:
-    """The ConfigError behind `exc`, if any (Hydra and Lightning wrap or chain exceptions)."""
+class RunStopped(OneLineError):
+    """A run stopped before its budget, with its checkpoint saved (a signal, divergence)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def find_one_line_error(exc: BaseException) -> OneLineError | None:
+    """The OneLineError behind `exc`, if any (Hydra and Lightning wrap or chain exceptions)."""
     seen = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, ConfigError):
+        if isinstance(exc, OneLineError):
             return exc
         if isinstance(exc, MissingMandatoryValue):  # a `???` in the config, e.g. data=folder's root
             return ConfigError(f"{exc.full_key} has no value: set it on the command line, e.g. {exc.full_key}=...")
@@ -28,14 +44,35 @@ def find_config_error(exc: BaseException) -> ConfigError | None:
     return None
 
 
+def write_to_log_files(message: str) -> None:
+    """`message` into the log files only (a run's train.log); the console gets it on stderr."""
+    record = logging.LogRecord("gan_lightning", logging.ERROR, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 @contextmanager
 def one_line_errors(program: str = "gan_lightning") -> Iterator[None]:
-    """In an entry point: a ConfigError anywhere below becomes one line on stderr and exit code 2."""
+    """In an entry point: a OneLineError anywhere below becomes one line on stderr (and in
+    train.log) and its exit code."""
     try:
         yield
     except Exception as exc:
-        error = find_config_error(exc)
+        error = find_one_line_error(exc)
         if error is None:
             raise
+        write_to_log_files(str(error))
         print(f"{program}: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(error.exit_code)
+
+
+class Diverged(RunStopped):
+    """A loss or D's scores became NaN or infinite; `kept` says which checkpoint is still good."""
+
+    def __init__(self, value: str, step: int):
+        super().__init__(f"{value} became NaN or infinite at generator step {step}", exit_code=3)
+        self.kept = "no checkpoint had been written yet"
+
+    def __str__(self) -> str:
+        return f"Training diverged: {self.args[0]}; {self.kept}. Lower model.lr, or add a penalty."

@@ -1,5 +1,6 @@
 from gan_lightning.callbacks.budget import GeneratorStepBudget
+from gan_lightning.callbacks.checkpoint import RunCheckpoint
 from gan_lightning.callbacks.metrics import QualityMetrics
 from gan_lightning.callbacks.samples import SampleGrid
 
-__all__ = ["GeneratorStepBudget", "QualityMetrics", "SampleGrid"]
+__all__ = ["GeneratorStepBudget", "QualityMetrics", "RunCheckpoint", "SampleGrid"]

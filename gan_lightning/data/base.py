@@ -9,7 +9,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from gan_lightning.errors import ConfigError
 
@@ -44,6 +44,38 @@ def _already_batched(batch: Tensor) -> Tensor:
     return batch
 
 
+class ResumableShuffle(Sampler[int]):
+    """A new random order each epoch, from (seed, epoch) alone, that can start part-way.
+
+    The order does not draw from the global random stream (whose state a checkpoint restores
+    for the noise), and `resume_at(epoch, batches)` makes that epoch's iteration skip the
+    batches a checkpoint had already trained on: a resumed run sees the same batches as one
+    that never stopped. Lightning calls `set_epoch` at the start of every epoch.
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int):
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.epoch = 0
+        self._resume: tuple[int, int] | None = None  # (epoch, batches already trained)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def resume_at(self, epoch: int, batches: int) -> None:
+        self._resume = (epoch, batches)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+        skip = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            skip = self._resume[1] * self.batch_size
+            self._resume = None
+        return iter(order[skip:].tolist())
+
+
 class InMemoryImageDataModule(L.LightningDataModule):
     """Base for data sets held as one uint8 tensor; subclasses define `load_images`.
 
@@ -61,6 +93,9 @@ class InMemoryImageDataModule(L.LightningDataModule):
         self.root = Path(root).expanduser()
         self.batch_size = batch_size
         self.images: Tensor | None = None
+        self.sampler: ResumableShuffle | None = None
+        self.shuffle_seed: int | None = None
+        self._resume: tuple[int, int] | None = None
 
     def load_images(self) -> Tensor:
         """All training images as a (N, C, H, W) uint8 tensor."""
@@ -82,12 +117,36 @@ class InMemoryImageDataModule(L.LightningDataModule):
         order = torch.randperm(self.images.shape[0], generator=torch.Generator().manual_seed(seed))
         return self.images[order[:n]]
 
+    def shuffle(self, size: int) -> ResumableShuffle:
+        """The training order over `size` items: its seed is fixed by seed_everything (random
+        without a seed) and saved in checkpoints with the datamodule's state."""
+        if self.sampler is None or self.sampler.size != size:
+            if self.shuffle_seed is None:
+                self.shuffle_seed = torch.initial_seed() % 2**62
+            self.sampler = ResumableShuffle(size, self.batch_size, self.shuffle_seed)
+        if self._resume is not None:
+            self.sampler.resume_at(*self._resume)
+            self._resume = None
+        return self.sampler
+
+    def resume_at(self, epoch: int, batches: int) -> None:
+        """Start epoch `epoch`'s order after its first `batches` batches (a mid-epoch checkpoint)."""
+        self._resume = (epoch, batches)
+
+    def state_dict(self) -> dict:
+        return {} if self.shuffle_seed is None else {"shuffle_seed": self.shuffle_seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "shuffle_seed" in state:
+            self.shuffle_seed, self.sampler = int(state["shuffle_seed"]), None
+
     def train_dataloader(self) -> DataLoader:
-        # The standard batch_size/shuffle form (not a batch_sampler), so Lightning can swap in
-        # a DistributedSampler under DDP; the fetcher still hands __getitems__ the whole
-        # batch of indices. drop_last: every step sees a full batch.
-        return DataLoader(ImageTensorDataset(self.images), batch_size=self.batch_size, shuffle=True,
-                          drop_last=True, collate_fn=_already_batched, pin_memory=torch.cuda.is_available())
+        # The standard batch_size/sampler form (not a batch_sampler), so Lightning can wrap the
+        # sampler for DDP; the fetcher still hands __getitems__ the whole batch of indices.
+        # drop_last: every step sees a full batch.
+        return DataLoader(ImageTensorDataset(self.images), batch_size=self.batch_size,
+                          sampler=self.shuffle(self.images.shape[0]), drop_last=True,
+                          collate_fn=_already_batched, pin_memory=torch.cuda.is_available())
 
     def on_after_batch_transfer(self, batch: Tensor, dataloader_idx: int) -> Tensor:
         return to_signed_unit(batch)

@@ -136,7 +136,8 @@ class ImageFolderDataModule(InMemoryImageDataModule):
 
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
         workers = self.num_workers
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+        sampler = self.shuffle(len(dataset)) if shuffle else None
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
                           collate_fn=collate_images, num_workers=workers, persistent_workers=workers > 0,
                           prefetch_factor=4 if workers > 0 else None, pin_memory=torch.cuda.is_available())
 

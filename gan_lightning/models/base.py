@@ -14,10 +14,25 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, Diverged
 from gan_lightning.nets import build_nets
 
 OPTIMIZERS = ("adam", "rmsprop")
+# What the divergence watch looks at, in the order it reports them.
+WATCHED = ("loss_d", "loss_g", "D(x)", "D(G(z))")
+
+
+def require_number(name: str, value, low: float = 0.0, high: float | None = None, integer: bool = False,
+                   low_allowed: bool = False) -> None:
+    """A ConfigError naming `model.<name>` unless `value` is a number above `low` (or equal to it
+    if `low_allowed`) and below `high` (an int if `integer`)."""
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"model.{name}={value!r} is not {'an integer' if integer else 'a number'}: "
+                          f"set it to one, e.g. model.{name}={1 if integer else 0.0002}.")
+    if not (value >= low if low_allowed else value > low) or (high is not None and not value < high):
+        bounds = f"lie in {'[' if low_allowed else '('}{low}, {high})" if high is not None else "be positive"
+        raise ConfigError(f"model.{name}={value} must {bounds}.")
 
 
 class GANModule(L.LightningModule):
@@ -46,14 +61,13 @@ class GANModule(L.LightningModule):
         super().__init__()
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"Unknown model.optimizer={optimizer!r}: use one of {', '.join(OPTIMIZERS)}.")
-        for name, value in (("lr", lr), ("latent_dim", latent_dim), ("n_critic", n_critic),
-                            ("num_samples", num_samples)):
-            if not value > 0:
-                raise ConfigError(f"model.{name}={value} must be positive.")
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-            raise ConfigError(f"model.beta1={beta1} and model.beta2={beta2} must lie in [0, 1).")
-        if ema_decay is not None and not 0 < ema_decay < 1:
-            raise ConfigError(f"model.ema_decay={ema_decay} must lie in (0, 1), e.g. 0.999, or be null (off).")
+        require_number("lr", lr)
+        for name, value in (("latent_dim", latent_dim), ("n_critic", n_critic), ("num_samples", num_samples)):
+            require_number(name, value, integer=True)
+        for name, value in (("beta1", beta1), ("beta2", beta2)):
+            require_number(name, value, high=1, low_allowed=True)
+        if ema_decay is not None:
+            require_number("ema_decay", ema_decay, high=1)
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.generator, self.discriminator = build_nets(net, image_shape, latent_dim, self.critic_norm)
@@ -66,6 +80,9 @@ class GANModule(L.LightningModule):
         self.generator_steps = 0
         # Set by the QualityMetrics callback when it logs FID as hp_metric.
         self.has_quality_metric = False
+        # Per watched value, the first generator step at which it was not finite (0: never);
+        # kept on the device and read only at logging steps and before a checkpoint.
+        self._diverged_at: Tensor | None = None
 
     # ---- what a variant defines -------------------------------------------------------
 
@@ -152,7 +169,36 @@ class GANModule(L.LightningModule):
         self.generator_steps += 1
         if self.generator_ema is not None:
             self._update_ema()
+        self._watch_divergence(loss_d.detach(), loss_g.detach(), real_scores.detach(), fake_scores.detach())
         self._log_step(loss_d.detach(), loss_g.detach(), real_scores.detach(), fake_scores.detach(), gp)
+
+    # ---- divergence: stop at the step, never save NaN weights --------------------------------
+
+    def _watch_divergence(self, *values: Tensor) -> None:
+        # No host sync here: the step of the first non-finite value is recorded on the device.
+        bad = torch.stack([~torch.isfinite(v).all() for v in values])
+        if self._diverged_at is None:
+            self._diverged_at = torch.zeros(len(WATCHED), dtype=torch.long, device=bad.device)
+        first = (self._diverged_at == 0) & bad
+        self._diverged_at = torch.where(first, self.generator_steps, self._diverged_at)
+
+    def raise_if_diverged(self) -> None:
+        """A Diverged error naming the step and the value when a loss or D's scores went NaN or infinite."""
+        if self._diverged_at is None:
+            return
+        steps = self._diverged_at.tolist()  # the one host sync, at logging steps and checkpoints
+        if not any(steps):
+            return
+        step, name = min((s, n) for s, n in zip(steps, WATCHED) if s)
+        raise Diverged(name, step)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # Checked where Lightning reads the logged values anyway (the logging interval) and at
+        # the end of each epoch, before the epoch's grids, metrics and checkpoint.
+        generator_stepped = self.critic_steps % self.hparams.n_critic == 0
+        at_log_step = generator_stepped and self.generator_steps % self._log_every_n_generator_steps == 0
+        if at_log_step or self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self.raise_if_diverged()
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -246,6 +292,13 @@ class GANModule(L.LightningModule):
             return generator(noise.to(self.device))
         finally:
             generator.train(was_training)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # What a resume checks before loading weights: the variant (optimizer states differ
+        # between variants) and the data the nets were sized for.
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        checkpoint["gan_lightning"] = {"variant": type(self).__name__,
+                                       "data": getattr(datamodule, "name", None)}
 
     def get_extra_state(self) -> dict:
         # The counters travel in the state dict: checkpoints, load_from_checkpoint and

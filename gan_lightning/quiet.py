@@ -1,0 +1,21 @@
+"""Library messages a user of this template cannot act on, filtered narrowly at their source."""
+
+import logging
+import warnings
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, *starts: str):
+        super().__init__()
+        self.starts = starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.starts)
+
+
+def quiet_library_noise() -> None:
+    # Lightning 2.6's own pytree helper still builds torch's deprecated LeafSpec.
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
+    # An advertisement for a cloud logger, printed at every run.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropMessages("💡 Tip: For seamless cloud"))

@@ -1,0 +1,68 @@
+"""One run per run directory: a lock taken before Hydra writes anything into it.
+
+Two runs started into the same `hydra.run.dir` (or a `resume=` of a run that is still
+running) would interleave train.log, overwrite each other's config, grids and checkpoints,
+and share one TensorBoard run. The first holds an exclusive lock on `<run dir>/.lock` for
+its whole life (the operating system releases it when the process ends, however it ends);
+the second is refused in one sentence. Registered as a Hydra callback in conf/hydra/default.yaml.
+"""
+
+import fcntl
+import os
+import sys
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+LOCK_NAME = ".lock"
+
+
+def launched_rank() -> int:
+    """The rank a launcher gave this process before it started (DDP children, SLURM tasks), else 0."""
+    for name in ("LOCAL_RANK", "SLURM_PROCID", "RANK"):
+        if os.environ.get(name, "0") not in ("", "0"):
+            return int(os.environ[name])
+    return 0
+
+
+class RunDirLock(Callback):
+    def __init__(self) -> None:
+        self.handle = None
+        self.path: Path | None = None
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        if launched_rank() != 0:  # the other ranks of a `ddp` run share rank zero's directory
+            return
+        HydraConfig.instance().set_config(config)  # for ${hydra:...} in the run directory's name
+        run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir"))).absolute()
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.handle = open(run_dir / LOCK_NAME, "a+")
+        except OSError as err:
+            self._refuse(f"hydra.run.dir={run_dir} cannot be written ({err.strerror}): run from a writable "
+                         f"directory, or set paths.log_dir=... or hydra.run.dir=... to a writable folder.")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.seek(0)
+            owner = self.handle.read().strip() or "another process"
+            self._refuse(f"A run ({owner}) is still running in {run_dir}: wait for it to finish, stop it, or "
+                         f"start this one in another directory (leave hydra.run.dir unset for a new one).")
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"pid {os.getpid()}")
+        self.handle.flush()
+        self.path = run_dir / LOCK_NAME
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.handle.close()
+            self.path = self.handle = None
+
+    @staticmethod
+    def _refuse(message: str) -> None:
+        print(f"gan_lightning: {message}", file=sys.stderr)
+        sys.exit(2)
