@@ -65,8 +65,23 @@ def generate(generator: nn.Module, noise: Tensor, batch_size: int) -> Tensor:
     return torch.cat([generator(chunk) for chunk in noise.split(batch_size)]).float().cpu()
 
 
+def resolve_device(name: str) -> str:
+    """auto -> cuda when there is a GPU, else cpu; a device this machine lacks is a ConfigError."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
+    if device.type == "cuda" and (not torch.cuda.is_available()
+                                  or (device.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"device={name} but PyTorch sees {torch.cuda.device_count()} CUDA GPUs on this machine: "
+                          f"use device=cpu (or device=auto).")
+    return name
+
+
 def run(args: dict) -> Path:
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args["device"] == "auto" else args["device"]
+    device = resolve_device(args["device"])
     generator, hparams = load_generator(args["ckpt"], args["ema"], device)
     if args["seed"] is not None:
         torch.manual_seed(args["seed"])
@@ -78,21 +93,27 @@ def run(args: dict) -> Path:
     else:
         noise = torch.randn(args["n"], latent_dim, device=device)
         nrow = args["nrow"] or math.ceil(math.sqrt(args["n"]))
-    images = generate(generator, noise, args["batch_size"])  # in [-1, 1]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npz":
-        pixels = to_uint8(images).permute(0, 2, 3, 1).numpy()
-        np.savez_compressed(out, arr_0=pixels)
-    elif out.suffix.lower() in (".png", ".jpg", ".jpeg"):
-        save_image(make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1)), out)
-    else:
+    if out.suffix.lower() not in (".npz", ".png", ".jpg", ".jpeg"):
         raise ConfigError(f"out={out} must end in .png, .jpg (an image grid) or .npz (an array of images).")
+    images = generate(generator, noise, args["batch_size"])  # in [-1, 1]
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".npz":
+            np.savez_compressed(out, arr_0=to_uint8(images).permute(0, 2, 3, 1).numpy())
+        else:
+            save_image(make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1)), out)
+    except OSError as err:
+        raise ConfigError(f"out={out} cannot be written ({err.strerror}): give a path in a writable folder.") from err
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(__doc__.strip())
+        return
     with one_line_errors("gan_lightning.sample"):
-        out = run(parse_args(sys.argv[1:] if argv is None else argv))
+        out = run(parse_args(argv))
     print(f"wrote {out}")
 
 

@@ -131,10 +131,13 @@ class RunCheckpoint(Checkpoint):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Checkpoint callbacks run after the others: metrics and grids of this epoch are done.
+        # Read the metrics first, on every rank: that computes the epoch's sync_dist values (an
+        # all-reduce, which rank zero's progress bar has just done) before saving's barrier.
+        metrics = trainer.callback_metrics
+        score = metrics.get(self.monitor) if self.monitor else None
         if not self._cut_short:
             self.position = (trainer.current_epoch, self.position[1], True)
             self.save(trainer, pl_module, "last")
-        score = trainer.callback_metrics.get(self.monitor) if self.monitor else None
         if score is not None and math.isfinite(float(score)) and float(score) < self.best:
             self.best = float(score)
             self.save(trainer, pl_module, "best")

@@ -129,6 +129,12 @@ class InMemoryImageDataModule(L.LightningDataModule):
             self._resume = None
         return self.sampler
 
+    def private_generator(self) -> torch.Generator:
+        """For DataLoader(generator=...): a loader draws its workers' base seed at every epoch's
+        start, and from the global stream without one, which would shift the noise that
+        follows (and make a resumed run differ from one that never stopped)."""
+        return torch.Generator().manual_seed(self.shuffle_seed or 0)
+
     def resume_at(self, epoch: int, batches: int) -> None:
         """Start epoch `epoch`'s order after its first `batches` batches (a mid-epoch checkpoint)."""
         self._resume = (epoch, batches)
@@ -145,7 +151,7 @@ class InMemoryImageDataModule(L.LightningDataModule):
         # sampler for DDP; the fetcher still hands __getitems__ the whole batch of indices.
         # drop_last: every step sees a full batch.
         return DataLoader(ImageTensorDataset(self.images), batch_size=self.batch_size,
-                          sampler=self.shuffle(self.images.shape[0]), drop_last=True,
+                          sampler=self.shuffle(self.images.shape[0]), generator=self.private_generator(), drop_last=True,
                           collate_fn=_already_batched, pin_memory=torch.cuda.is_available())
 
     def on_after_batch_transfer(self, batch: Tensor, dataloader_idx: int) -> Tensor:

@@ -133,11 +133,28 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         elif len(self.files) < self.batch_size:
             raise ConfigError(f"data.batch_size={self.batch_size} is larger than the {len(self.files)} images "
                               f"in data.root={self.root}: lower data.batch_size.")
+        else:
+            self._require_a_readable_image()
+
+    def _require_a_readable_image(self) -> None:
+        """A ConfigError, before training starts, when none of a spread of files decodes: a folder
+        of only corrupt files would otherwise fail inside a loader worker, mid-epoch."""
+        step = max(1, len(self.files) // MAX_UNREADABLE_RUN)
+        errors = []
+        for path in self.files[::step][:MAX_UNREADABLE_RUN]:
+            try:
+                load_image(path, self.image_size, self.channels)
+                return
+            except Exception as err:  # any decoding failure: try the next file
+                errors.append(f"{path.name} ({type(err).__name__})")
+        raise ConfigError(f"None of the {len(errors)} image files tried in data.root={self.root} could be read "
+                          f"({', '.join(errors[:3])}, ...): replace them with readable images.")
 
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
         workers = self.num_workers
         sampler = self.shuffle(len(dataset)) if shuffle else None
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+                          generator=self.private_generator(),
                           collate_fn=collate_images, num_workers=workers, persistent_workers=workers > 0,
                           prefetch_factor=4 if workers > 0 else None, pin_memory=torch.cuda.is_available())
 
@@ -172,9 +189,18 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         key = hashlib.sha1(f"{self.root.resolve()}|{len(self.files)}".encode()).hexdigest()[:10]
         return self.cache_dir / f"{type(self).__name__}-{key}-{self.channels}x{self.image_size}.pt"
 
+    def fingerprint(self) -> list[str]:
+        """Each file's name, size and modification time: a file replaced under its old name
+        changes it (reading every byte would cost as much as decoding)."""
+        entries = []
+        for path in self.files:
+            stat = path.stat()
+            entries.append(f"{path}|{stat.st_size}|{stat.st_mtime_ns}")
+        return entries
+
     def load_images(self) -> Tensor:
         path = self.cache_path()
-        names = [str(p) for p in self.files]
+        names = self.fingerprint()
         if path.is_file():
             cached = torch.load(path, weights_only=True)
             if cached["files"] == names:

@@ -19,7 +19,7 @@ from gan_lightning.nets import build_nets
 
 OPTIMIZERS = ("adam", "rmsprop")
 # What the divergence watch looks at, in the order it reports them.
-WATCHED = ("loss_d", "loss_g", "D(x)", "D(G(z))")
+WATCHED = ("D(x)", "D(G(z))", "loss_d", "loss_g")
 
 
 def require_number(name: str, value, low: float = 0.0, high: float | None = None, integer: bool = False,
@@ -169,7 +169,7 @@ class GANModule(L.LightningModule):
         self.generator_steps += 1
         if self.generator_ema is not None:
             self._update_ema()
-        self._watch_divergence(loss_d.detach(), loss_g.detach(), real_scores.detach(), fake_scores.detach())
+        self._watch_divergence(real_scores.detach(), fake_scores.detach(), loss_d.detach(), loss_g.detach())
         self._log_step(loss_d.detach(), loss_g.detach(), real_scores.detach(), fake_scores.detach(), gp)
 
     # ---- divergence: stop at the step, never save NaN weights --------------------------------
@@ -189,8 +189,8 @@ class GANModule(L.LightningModule):
         steps = self._diverged_at.tolist()  # the one host sync, at logging steps and checkpoints
         if not any(steps):
             return
-        step, name = min((s, n) for s, n in zip(steps, WATCHED) if s)
-        raise Diverged(name, step)
+        step = min(s for s in steps if s)
+        raise Diverged(", ".join(name for s, name in zip(steps, WATCHED) if s == step), step)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # Checked where Lightning reads the logged values anyway (the logging interval) and at

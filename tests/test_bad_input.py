@@ -1,0 +1,147 @@
+"""Bad input at the real entry points: one sentence naming the value and the fix, exit code 2,
+no traceback, and the error in the run's train.log when the run directory was made."""
+
+import os
+
+import pytest
+import torch
+
+from conftest import make_mixed_folder, run_cli
+
+QUICK = ("trainer.max_epochs=1", "trainer.limit_train_batches=2", "callbacks.metrics.feature=null",
+         "trainer.enable_progress_bar=false")
+
+
+@pytest.fixture(scope="module")
+def dcgan_run(tmp_path_factory):
+    """A finished tiny DCGAN run on mnist5k (1x28x28): its directory."""
+    cwd = tmp_path_factory.mktemp("dcgan")
+    run_cli("model=dcgan", "net.g_features=8", "net.d_features=8", *QUICK, "hydra.run.dir=run", cwd=cwd)
+    return cwd / "run"
+
+
+def _bad_checkpoints(root, dcgan_run):
+    text = root / "notes.ckpt"
+    text.write_text("not a checkpoint\n")
+    truncated = root / "truncated.ckpt"
+    data = (dcgan_run / "checkpoints" / "last.ckpt").read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    return text, truncated
+
+
+def _images(root, n=20):
+    from PIL import Image
+    import numpy as np
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(root / f"{i}.png")
+    return root
+
+
+CASES = {
+    "text file": (lambda t, run: [f"ckpt_path={_bad_checkpoints(t, run)[0]}"], "is not a gan_lightning checkpoint"),
+    "truncated": (lambda t, run: [f"ckpt_path={_bad_checkpoints(t, run)[1]}"], "is not a gan_lightning checkpoint"),
+    "directory": (lambda t, run: [f"ckpt_path={run}"], "is a directory: give a checkpoint file in it"),
+    "other net": (lambda t, run: ["model=gan", f"ckpt_path={run / 'checkpoints/last.ckpt'}"],
+                  "holds DCGAN with net=dcgan on 1x28x28 images of mnist5k, but this run is GAN with net=mlp"),
+    "other variant": (lambda t, run: ["model=wgan", "net.g_features=8", "net.d_features=8",
+                                      f"ckpt_path={run / 'checkpoints/last.ckpt'}"],
+                      "holds DCGAN with net=dcgan on 1x28x28 images of mnist5k, but this run is WGAN with net=dcgan"),
+    "other image size": (lambda t, run: ["model=dcgan", "net.g_features=8", "net.d_features=8", "data=folder",
+                                         f"data.root={_images(t / 'imgs')}", "data.image_size=32", "data.channels=1",
+                                         "data.batch_size=4", f"ckpt_path={run / 'checkpoints/last.ckpt'}"],
+                         "but this run is DCGAN with net=dcgan on 1x32x32 images of the image folder"),
+    "seed": (lambda t, run: ["seed=abc"], "seed='abc' is not an integer: use e.g. seed=42"),
+    "lr": (lambda t, run: ["model.lr=abc"], "model.lr='abc' is not a number"),
+    "not a run directory": (lambda t, run: [f"resume={t}"], "is not a run directory"),
+    "corrupt folder": (lambda t, run: ["model=dcgan", "data=folder", f"data.root={_corrupt_folder(t)}",
+                                       "data.image_size=32", "data.batch_size=2", "data.num_workers=1"],
+                       "None of the 3 image files tried in data.root="),
+}
+
+
+def _corrupt_folder(root):
+    folder = root / "corrupt"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.jpg").write_bytes(b"not a jpeg" * 20)
+    return folder
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_training_input_is_one_sentence(tmp_path, dcgan_run, case):
+    make_overrides, message = CASES[case]
+    run_dir = tmp_path / "run"
+    proc = run_cli(*make_overrides(tmp_path, dcgan_run), *QUICK, f"hydra.run.dir={run_dir}", cwd=tmp_path,
+                   check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr + proc.stdout and "weights_only=False" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("gan_lightning: ")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
+    if case != "not a run directory":  # refused before Hydra made a directory
+        assert message in (run_dir / "train.log").read_text()  # a failed run keeps its error
+
+
+def test_an_unwritable_run_directory_is_one_sentence(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    proc = run_cli(*QUICK, f"hydra.run.dir={blocker / 'run'}", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"hydra.run.dir={blocker / 'run'} cannot be written" in proc.stderr
+
+
+@pytest.mark.parametrize("case", ["directory", "cuda", "unwritable out", "help"])
+def test_the_sampling_cli_refuses_clearly(tmp_path, dcgan_run, case):
+    ckpt = dcgan_run / "checkpoints" / "last.ckpt"
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    args, message, code = {
+        "directory": ([f"ckpt={dcgan_run}"], "is a directory: give a checkpoint file in it", 2),
+        "cuda": ([f"ckpt={ckpt}", "device=cuda"], "device=cuda but PyTorch sees 0 CUDA GPUs", 2),
+        "unwritable out": ([f"ckpt={ckpt}", f"out={blocker / 'grid.png'}"], "cannot be written", 2),
+        "help": (["--help"], "python -m gan_lightning.sample ckpt=", 0),
+    }[case]
+    if case == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    proc = run_cli(*args, cwd=tmp_path, check=False, module="gan_lightning.sample")
+    assert proc.returncode == code and "Traceback" not in proc.stderr
+    assert message in proc.stderr + proc.stdout
+
+
+def test_the_folder_cache_notices_images_replaced_under_the_same_names(tmp_path):
+    from PIL import Image
+
+    from gan_lightning.data import ImageFolderDataModule
+
+    root = tmp_path / "imgs"
+    make_mixed_folder(root, n_good=8)
+    kwargs = dict(root=str(root), image_size=16, batch_size=4, num_workers=0, cache=True,
+                  cache_dir=str(tmp_path / "cache"))
+    first = ImageFolderDataModule(**kwargs)
+    first.setup()
+    target = root / "a" / "good_01.png"
+    Image.new("RGB", (50, 50), (255, 255, 255)).save(target)  # same name, new pixels
+    stat = target.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # even on a coarse clock
+    second = ImageFolderDataModule(**kwargs)
+    second.setup()
+    white = lambda images: (images.flatten(1) == 255).all(1)  # noqa: E731
+    assert not white(first.images).any() and white(second.images).sum() == 1
+
+
+def test_the_slurm_launcher_sends_lightnings_requeue_signal():
+    import signal
+
+    from hydra import compose, initialize_config_module
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    from gan_lightning.callbacks.checkpoint import STOP_SIGNALS
+
+    with initialize_config_module("gan_lightning.conf", version_base="1.3"):
+        cfg = compose("config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+    signal_name, seconds = cfg.hydra.launcher.additional_parameters.signal.split("@")
+    assert getattr(signal, f"SIG{signal_name}") == SLURMEnvironment().requeue_signal == signal.SIGUSR1
+    assert int(seconds) > 0
+    assert signal.SIGUSR1 not in STOP_SIGNALS  # the run's own handlers leave Lightning's requeue alone
