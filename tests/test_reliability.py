@@ -13,10 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
-from conftest import MLP, RandomImages, read_scalars, run_cli
+from conftest import MLP, RandomImages, fit, read_scalars, run_cli
 from gan_lightning.callbacks import RunCheckpoint
 from gan_lightning.errors import Diverged
 from gan_lightning.models import GAN
@@ -141,26 +142,29 @@ def test_a_second_run_into_a_running_runs_directory_is_refused(tmp_path):
         first.communicate()
 
 
-def test_last_ckpt_is_written_inside_an_epoch_on_the_step_interval():
-    """The interval checkpoint exists (and loads) at the step after it was due, mid-epoch."""
+def test_last_ckpt_is_there_during_the_next_epoch_and_on_the_step_interval(tmp_path):
+    """Looked at while fit() runs: after epoch 1 (in epoch 2 of 2) and right after each interval step."""
     seen = {}
 
-    class Probe(__import__("lightning").Callback):
+    def last_ckpt():
+        state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+        return state["state_dict"]["_extra_state"]["generator_steps"], state["callbacks"]["RunCheckpoint"]["epoch_end"]
+
+    class Probe(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 1:
+                seen["epoch 2 starts"] = last_ckpt()
+
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if pl_module.generator_steps in (5, 10, 13):
-                path = trainer.default_root_dir + "/checkpoints/last.ckpt"
-                seen[pl_module.generator_steps] = torch.load(path, weights_only=True)["state_dict"]["_extra_state"]
+            if pl_module.generator_steps in (7, 8, 27):
+                seen[pl_module.generator_steps] = last_ckpt()
 
-    import tempfile
-
-    from conftest import fit
-
-    with tempfile.TemporaryDirectory() as folder:
-        model = GAN(image_shape=[1, 28, 28], net=MLP, latent_dim=8)
-        checkpoint = RunCheckpoint(f"{folder}/checkpoints", every_n_minutes=None, every_n_generator_steps=5)
-        fit(model, batches=20, max_epochs=1, default_root_dir=folder, enable_checkpointing=True,
-            callbacks=[Probe(), checkpoint], datamodule=RandomImages(n=160))
-    assert {step: state["generator_steps"] for step, state in seen.items()} == {5: 5, 10: 10, 13: 10}
+    model = GAN(image_shape=[1, 28, 28], net=MLP, latent_dim=8)
+    checkpoint = RunCheckpoint(str(tmp_path / "checkpoints"), every_n_minutes=None, every_n_generator_steps=7)
+    fit(model, batches=20, max_epochs=2, default_root_dir=str(tmp_path), enable_checkpointing=True,
+        callbacks=[Probe(), checkpoint], datamodule=RandomImages(n=160))
+    assert seen == {7: (7, False), 8: (7, False), "epoch 2 starts": (20, True), 27: (27, False)}
+    assert not list((tmp_path / "checkpoints").glob(".*partial"))  # no temporary file left behind
 
 
 class NaNAfter(torch.nn.Module):
@@ -177,8 +181,6 @@ class NaNAfter(torch.nn.Module):
 
 
 def test_a_nan_in_d_stops_the_run_at_its_step_and_keeps_the_good_checkpoint(tmp_path):
-    from conftest import fit
-
     model = GAN(image_shape=[1, 28, 28], net=MLP, latent_dim=8)
     model.discriminator = NaNAfter(model.discriminator, after=3 * 12 + 1)  # 3 calls per step: step 13 on
     checkpoint = RunCheckpoint(str(tmp_path / "checkpoints"), every_n_minutes=None, every_n_generator_steps=5)

@@ -180,13 +180,15 @@ class RunCheckpoint(Checkpoint):
             self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, frame) -> None:
-        if self.stop_signal == signal.SIGINT and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now, without waiting for the step to end
+        if self.stop_signal is not None:
+            raise KeyboardInterrupt  # asked twice: stop now, without waiting for the step to end
         self.stop_signal = signum
-        log.warning("Received %s: saving checkpoints/last.ckpt after this step, then stopping%s.",
-                    signal.Signals(signum).name, " (Ctrl-C again stops at once)" if signum == signal.SIGINT else "")
+        log.warning("Received %s: saving checkpoints/last.ckpt after this step, then stopping "
+                    "(a second signal stops at once, without saving).", signal.Signals(signum).name)
         kill = getattr(self._launcher, "kill", None)
-        if kill is not None:  # `ddp` started the other ranks itself: pass the signal on, as Lightning does
+        if kill is not None and signum == signal.SIGTERM:
+            # `ddp` started the other ranks itself: pass SIGTERM on, as Lightning does (a terminal's
+            # Ctrl-C reaches the whole process group already; twice would stop them at once).
             kill(signum)
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
