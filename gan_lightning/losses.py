@@ -1,12 +1,15 @@
-"""Adversarial losses and the gradient penalty, as pure functions of critic scores.
+"""Adversarial losses as pure functions of D's scores: the `loss` config group.
 
-Discriminators in this project return one raw score per image (a logit for BCE-type losses,
-an unbounded critic value for Wasserstein losses); no network ends in a Sigmoid.
+Discriminators in this project return one raw score per image; no network ends in a Sigmoid.
+Each loss is a pair (critic loss, generator loss) registered in LOSSES under its config name.
 """
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 
 def bce_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -30,22 +33,50 @@ def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
     return -fake_scores.mean()
 
 
-def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, scaler=None, eps: float = 1e-12) -> Tensor:
-    """E[(||grad C(x_hat)||_2 - 1)^2] on random interpolates x_hat (Gulrajani et al. 2017).
+def hinge_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))] (Lim & Ye 2017; SNGAN, BigGAN)."""
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
 
-    `scaler` (a torch.amp.GradScaler, under precision=16-mixed): the critic's output is scaled
-    before differentiating, so small fp16 gradients do not underflow, and the gradients are
-    unscaled afterwards (the recipe in PyTorch's AMP docs). The norm is taken in fp32 with an
-    epsilon, so it stays finite and differentiable where the gradient vanishes.
-    """
-    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
-    interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    output = critic(interpolates).sum()
-    if scaler is None:
-        (grads,) = torch.autograd.grad(output, interpolates, create_graph=True)
-    else:
-        scale = scaler.scale(torch.ones((), device=output.device))  # a tensor: no host sync
-        (grads,) = torch.autograd.grad(output * scale, interpolates, create_graph=True)
-        grads = grads.float() / scale
-    norms = grads.float().flatten(1).pow(2).sum(1).add(eps).sqrt()
-    return (norms - 1).pow(2).mean()
+
+def hinge_generator_loss(fake_scores: Tensor) -> Tensor:
+    """-E[D(G(z))]: G's side of the hinge loss is the Wasserstein one."""
+    return -fake_scores.mean()
+
+
+def least_squares_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """LSGAN (Mao et al. 2017, targets a=0, b=1): (E[(D(x) - 1)^2] + E[D(G(z))^2]) / 2."""
+    return ((real_scores - 1).pow(2).mean() + fake_scores.pow(2).mean()) / 2
+
+
+def least_squares_generator_loss(fake_scores: Tensor) -> Tensor:
+    """LSGAN's G (target c=1): E[(D(G(z)) - 1)^2] / 2."""
+    return (fake_scores - 1).pow(2).mean() / 2
+
+
+def relativistic_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """RpGAN (Jolicoeur-Martineau 2019; R3GAN): E[softplus(-(D(x) - D(G(z))))] over real-fake pairs."""
+    return F.softplus(fake_scores - real_scores).mean()
+
+
+def relativistic_generator_loss(fake_scores: Tensor, real_scores: Tensor) -> Tensor:
+    """G's side of the pairing: E[softplus(-(D(G(z)) - D(x)))]; it needs D's scores on real images."""
+    return F.softplus(real_scores - fake_scores).mean()
+
+
+@dataclass(frozen=True)
+class Loss:
+    discriminator: Callable[[Tensor, Tensor], Tensor]  # (real scores, fake scores) -> critic loss
+    generator: Callable[..., Tensor]  # (fake scores[, real scores]) -> generator loss
+    # D's scores are logits of "real" (logged as probabilities) or unbounded values (logged raw).
+    scores_are_logits: bool = False
+    # The generator loss compares fakes with real images (relativistic), so it also takes real scores.
+    pairs: bool = False
+
+
+LOSSES = {
+    "bce": Loss(bce_discriminator_loss, bce_generator_loss, scores_are_logits=True),
+    "wasserstein": Loss(wasserstein_critic_loss, wasserstein_generator_loss),
+    "hinge": Loss(hinge_discriminator_loss, hinge_generator_loss),
+    "least_squares": Loss(least_squares_discriminator_loss, least_squares_generator_loss),
+    "relativistic": Loss(relativistic_discriminator_loss, relativistic_generator_loss, pairs=True),
+}

@@ -87,7 +87,9 @@ def train(cfg: DictConfig) -> float | None:
     # _convert_="all": plain dicts/lists in the module's hparams, so checkpoints load
     # with weights_only=True and without Hydra or OmegaConf.
     model = instantiate(cfg.model, image_shape=list(datamodule.image_shape),
-                        net=OmegaConf.to_container(cfg.net, resolve=True), _convert_="all")
+                        net=OmegaConf.to_container(cfg.net, resolve=True), loss=cfg.loss.name,
+                        reg=OmegaConf.to_container(cfg.reg, resolve=True),
+                        augment=OmegaConf.to_container(cfg.augment, resolve=True), _convert_="all")
     tensorboard_kwargs = {}
     if checkpoint is not None:
         check_resumable(checkpoint, resume[0], model, datamodule)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lightning import losses
+from gan_lightning import losses, penalties
 
 
 def test_bce_losses_at_an_undecided_discriminator():
@@ -33,7 +33,7 @@ def test_gradient_penalty_of_a_linear_critic_is_the_weight_norm_gap():
         critic[1].weight.copy_(torch.arange(12.0).view(1, 12) / 10)
     w_norm = critic[1].weight.norm().item()
     real, fake = torch.randn(5, 3, 2, 2), torch.randn(5, 3, 2, 2)
-    gp = losses.gradient_penalty(critic, real, fake)
+    gp = penalties.gradient_penalty(critic, real, fake)
     assert gp.item() == pytest.approx((w_norm - 1) ** 2, rel=1e-5)
 
 
@@ -45,12 +45,12 @@ def test_gradient_penalty_per_sample_norms_by_hand():
 
     x = torch.tensor([[3.0, 4.0], [0.0, 0.5], [1.0, 0.0]])
     expected = ((5.0 - 1) ** 2 + (0.5 - 1) ** 2 + (1.0 - 1) ** 2) / 3
-    assert losses.gradient_penalty(HalfSquare(), x, x.clone()).item() == pytest.approx(expected)
+    assert penalties.gradient_penalty(HalfSquare(), x, x.clone()).item() == pytest.approx(expected)
 
 
 def test_gradient_penalty_trains_the_critic():
     critic = nn.Sequential(nn.Flatten(), nn.Linear(8, 1))
-    gp = losses.gradient_penalty(critic, torch.randn(4, 8), torch.randn(4, 8))
+    gp = penalties.gradient_penalty(critic, torch.randn(4, 8), torch.randn(4, 8))
     gp.backward()  # needs create_graph=True inside: the penalty is a function of the weights
     assert critic[1].weight.grad is not None and critic[1].weight.grad.abs().sum() > 0
 
@@ -66,9 +66,9 @@ def test_gradient_penalty_under_a_scaled_loss_equals_the_unscaled_penalty():
     critic = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 1))
     real, fake = torch.randn(6, 3, 2, 2), torch.randn(6, 3, 2, 2)
     torch.manual_seed(3)
-    plain = losses.gradient_penalty(critic, real, fake)
+    plain = penalties.gradient_penalty(critic, real, fake)
     torch.manual_seed(3)  # same interpolates
-    scaled = losses.gradient_penalty(critic, real, fake, scaler=FakeScaler())
+    scaled = penalties.gradient_penalty(critic, real, fake, scaler=FakeScaler())
     assert scaled.item() == pytest.approx(plain.item(), rel=1e-5)
     assert scaled.dtype == torch.float32
     # and its gradient w.r.t. the critic matches too

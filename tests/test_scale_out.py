@@ -120,10 +120,10 @@ def test_a_skipped_fp16_step_keeps_the_schedule(tmp_path):
 
 
 def test_wgan_gp_hands_the_amp_scaler_to_the_penalty(monkeypatch):
-    from gan_lightning import losses
+    from gan_lightning import penalties
 
     seen = []
-    monkeypatch.setattr(losses, "gradient_penalty", lambda *a, scaler=None: seen.append(scaler) or torch.tensor(0.0))
+    monkeypatch.setitem(penalties.PENALTIES, "gp", (lambda *a, scaler=None: seen.append(scaler) or torch.tensor(0.0), 1.0))
     model = WGANGP(image_shape=[1, 28, 28], net=MLP, latent_dim=8)
     assert model.grad_scaler is None  # no trainer: fp32
     fake_scaler = object()

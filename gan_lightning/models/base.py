@@ -1,9 +1,9 @@
 """The loop every variant shares: n_critic critic steps (one per batch), then one G step.
 
-A variant subclasses `GANModule` and says only what is its own: `discriminator_loss`,
-`generator_loss`, and optionally `penalty` (added to the critic loss with `penalty_weight`)
-and `after_critic_step` (e.g. weight clipping). Noise, counters, optimizers, logging and
-sampling live here, once.
+The objective is composed from config groups (objective.py): a loss, penalties or clipping,
+DiffAugment, spectral norm. A variant is a preset of those pieces (its defaults) and may
+override the hooks `discriminator_loss`, `generator_loss`, `penalty` and `after_critic_step`
+for an idea of its own. Noise, counters, optimizers, logging and sampling live here, once.
 """
 
 import copy
@@ -16,6 +16,8 @@ from torch import Tensor
 
 from gan_lightning.errors import ConfigError, Diverged
 from gan_lightning.nets import build_nets
+from gan_lightning.objective import build_objective, critic_norm_for
+from gan_lightning.penalties import clip_weights
 
 OPTIMIZERS = ("adam", "rmsprop")
 # What the divergence watch looks at, in the order it reports them.
@@ -36,14 +38,9 @@ def require_number(name: str, value, low: float = 0.0, high: float | None = None
 
 
 class GANModule(L.LightningModule):
-    # What D's raw scores mean, for logging train/D_x and train/D_G_z: logits of "real"
-    # (BCE-type losses: logged as probabilities) or unbounded critic values (Wasserstein
-    # losses: logged raw, with train/wasserstein = E[C(x)] - E[C(G(z))]).
-    scores_are_logits = True
-    # Normalisation in a conv critic; WGAN-GP needs a per-sample one.
+    # Normalisation in a conv critic (batch | layer | none); "batch" becomes the per-sample
+    # "layer" when a gradient penalty is on.
     critic_norm = "batch"
-    # Weight of `penalty()` in the critic loss; 0 where a variant has no penalty.
-    penalty_weight = 0.0
 
     def __init__(
         self,
@@ -57,6 +54,9 @@ class GANModule(L.LightningModule):
         n_critic: int = 1,
         num_samples: int = 64,
         ema_decay: float | None = None,
+        loss: str = "bce",
+        reg: Mapping | None = None,
+        augment: Mapping | None = None,
     ):
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -68,9 +68,12 @@ class GANModule(L.LightningModule):
             require_number(name, value, high=1, low_allowed=True)
         if ema_decay is not None:
             require_number("ema_decay", ema_decay, high=1)
+        self.objective = build_objective(loss, reg, augment, net)
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.generator, self.discriminator = build_nets(net, image_shape, latent_dim, self.critic_norm)
+        self.generator, self.discriminator = build_nets(net, image_shape, latent_dim,
+                                                        critic_norm_for(self.critic_norm, self.objective))
+        self.augment = self.objective.augment  # a module: it moves with the model
         # Exponential moving average of G's weights (used for samples and metrics when on).
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if ema_decay else None
         # The noise behind every sample grid: a buffer, so it is saved in checkpoints.
@@ -80,24 +83,51 @@ class GANModule(L.LightningModule):
         self.generator_steps = 0
         # Set by the QualityMetrics callback when it logs FID as hp_metric.
         self.has_quality_metric = False
+        # Each penalty's latest value, logged as train/<name> (lazy ones are not computed every step).
+        self._penalty_values: dict[str, Tensor] = {}
         # Per watched value, the first generator step at which it was not finite (0: never);
         # kept on the device and read only at logging steps and before a checkpoint.
         self._diverged_at: Tensor | None = None
 
-    # ---- what a variant defines -------------------------------------------------------
+    # ---- the objective's pieces, as hooks a variant may override -----------------------
+
+    @property
+    def scores_are_logits(self) -> bool:
+        """D's scores are logits of "real" (BCE: train/D_x is a probability) or raw values (others)."""
+        return self.objective.loss.scores_are_logits
+
+    def critic(self, images: Tensor) -> Tensor:
+        """D's scores for `images`, augmented first when augment=diffaugment (every D call goes here)."""
+        return self.discriminator(images if self.augment is None else self.augment(images))
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        raise NotImplementedError
+        return self.objective.loss.discriminator(real_scores, fake_scores)
 
-    def generator_loss(self, fake_scores: Tensor) -> Tensor:
-        raise NotImplementedError
+    def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        """`real_scores` is given when the loss pairs fakes with real images (relativistic)."""
+        if self.objective.loss.pairs:
+            return self.objective.loss.generator(fake_scores, real_scores)
+        return self.objective.loss.generator(fake_scores)
 
     def penalty(self, real: Tensor, fake: Tensor) -> Tensor | None:
-        """An extra critic-loss term (weighted by `penalty_weight`), logged as train/gp."""
-        return None
+        """The weighted sum of the penalties due at this critic step (None if none is due).
+
+        Each is computed through `critic` (so through the augmentation too) and recorded for
+        logging; a lazy one (reg.every=k) runs on every k-th critic step with its weight times k.
+        """
+        total = None
+        for penalty in self.objective.penalties:
+            if self.critic_steps % penalty.every:
+                continue
+            value = penalty(self.critic, real, fake, scaler=self.grad_scaler)
+            self._penalty_values[penalty.name] = value.detach()
+            total = penalty.weight * value if total is None else total + penalty.weight * value
+        return total
 
     def after_critic_step(self) -> None:
-        """Runs after every critic optimizer step (WGAN clips weights here)."""
+        """Runs after every critic optimizer step: weight clipping when reg=clip."""
+        if self.objective.clip is not None:
+            clip_weights(self.discriminator, self.objective.clip)
 
     # ---- the shared loop ---------------------------------------------------------------
 
@@ -148,11 +178,11 @@ class GANModule(L.LightningModule):
             # detach, not no_grad: under autocast no_grad leaves a stale weight cache that
             # starves G of gradients later (Lightning #19517).
             fake = self.generator(self.noise(n)).detach()
-            real_scores, fake_scores = self.discriminator(real), self.discriminator(fake)
+            real_scores, fake_scores = self.critic(real), self.critic(fake)
             loss_d = self.discriminator_loss(real_scores, fake_scores)
-            gp = self.penalty(real, fake)
-            if gp is not None:
-                loss_d = loss_d + self.penalty_weight * gp
+            penalty = self.penalty(real, fake)
+            if penalty is not None:
+                loss_d = loss_d + penalty
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(loss_d)
             opt_d.step()
@@ -162,7 +192,8 @@ class GANModule(L.LightningModule):
             return
 
         with self.toggled_optimizer(opt_g):
-            loss_g = self.generator_loss(self.discriminator(self.generator(self.noise(n))))
+            fake_scores_g = self.critic(self.generator(self.noise(n)))
+            loss_g = self.generator_loss(fake_scores_g, self.critic(real) if self.objective.loss.pairs else None)
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(loss_g)
             opt_g.step()
@@ -170,7 +201,7 @@ class GANModule(L.LightningModule):
         if self.generator_ema is not None:
             self._update_ema()
         self._watch_divergence(real_scores.detach(), fake_scores.detach(), loss_d.detach(), loss_g.detach())
-        self._log_step(loss_d.detach(), loss_g.detach(), real_scores.detach(), fake_scores.detach(), gp)
+        self._log_step(loss_d.detach(), loss_g.detach(), real_scores.detach(), fake_scores.detach())
 
     # ---- divergence: stop at the step, never save NaN weights --------------------------------
 
@@ -240,7 +271,7 @@ class GANModule(L.LightningModule):
             self.refresh_ema_statistics()
         return super().state_dict(*args, **kwargs)
 
-    def _log_step(self, loss_d, loss_g, real_scores, fake_scores, gp) -> None:
+    def _log_step(self, loss_d, loss_g, real_scores, fake_scores) -> None:
         # Tensors go to self.log as they are: Lightning converts them to numbers only when it
         # writes to the logger (every log_every_n_steps), so no host sync per step.
         metrics = {"train/loss_d": loss_d, "train/loss_g": loss_g}
@@ -252,9 +283,11 @@ class GANModule(L.LightningModule):
         else:
             metrics["train/D_x"] = real_scores.mean()
             metrics["train/D_G_z"] = fake_scores.mean()
-            metrics["train/wasserstein"] = divergence = metrics["train/D_x"] - metrics["train/D_G_z"]
-        if gp is not None:
-            metrics["train/gp"] = gp.detach()
+            # The gap between D's mean scores: for the Wasserstein loss, the critic's estimate of W1.
+            divergence = metrics["train/D_x"] - metrics["train/D_G_z"]
+            if self.objective.name == "wasserstein":
+                metrics["train/wasserstein"] = divergence
+        metrics.update({f"train/{name}": value for name, value in self._penalty_values.items()})
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=real_scores.shape[0])
         self.log("step", float(self.generator_steps), on_step=True, on_epoch=False)
         # The critic's divergence estimate, per epoch (averaged over DDP ranks once per epoch);

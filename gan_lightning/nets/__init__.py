@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -23,10 +24,14 @@ def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
     """(generator, discriminator) for a `net` config such as {"name": "dcgan", "g_features": 64}.
 
     `critic_norm` is the variant's choice of normalisation in a conv critic (WGAN-GP forbids
-    BatchNorm there); the MLP critic has no normalisation to choose.
+    BatchNorm there); the MLP critic has no normalisation to choose. `spectral_norm: true`
+    (any net) divides each of D's weights by its largest singular value (Miyato et al. 2018).
     """
     options = dict(net)
     name = options.pop("name", None)
+    spectral = options.pop("spectral_norm", False)
+    if not isinstance(spectral, bool):
+        raise ConfigError(f"net.spectral_norm={spectral!r} must be true or false.")
     if name not in NETS:
         raise ConfigError(f"Unknown net {name!r}: use one of net={', net='.join(NETS)}.")
     g_class, d_class, g_keys, d_keys = NETS[name]
@@ -37,4 +42,8 @@ def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
     d_kwargs = {arg: options[key] for key, arg in d_keys.items() if key in options}
     if d_class is DCGANDiscriminator:
         d_kwargs["norm"] = critic_norm
-    return g_class(latent_dim, image_shape, **g_kwargs), d_class(image_shape, **d_kwargs)
+    generator, discriminator = g_class(latent_dim, image_shape, **g_kwargs), d_class(image_shape, **d_kwargs)
+    if spectral:
+        for layer in [m for m in discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]:
+            spectral_norm(layer)
+    return generator, discriminator

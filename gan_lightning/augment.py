@@ -1,0 +1,88 @@
+"""DiffAugment (Zhao et al. 2020): differentiable augmentation of every image D sees.
+
+The same policy is applied to real and fake images, in the critic step and in the generator
+step, so D never sees an un-augmented image and G learns through the augmentation; each image
+of a batch draws its own transform. It helps most on small data sets (StyleGAN2 on 10% of
+CIFAR-10: FID 36.0 -> 14.5). Images are in [-1, 1]; cut-out and translated-in areas become 0.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_lightning.errors import ConfigError
+
+
+def _per_image(x: Tensor) -> Tensor:
+    """Uniform [0, 1) numbers, one per image, shaped to broadcast over (C, H, W)."""
+    return torch.rand(x.shape[0], 1, 1, 1, dtype=x.dtype, device=x.device)
+
+
+def color(x: Tensor) -> Tensor:
+    """Random brightness (+-0.5), saturation (x0..2) and contrast (x0.5..1.5)."""
+    x = x + (_per_image(x) - 0.5)
+    mean = x.mean(dim=1, keepdim=True)
+    x = (x - mean) * (_per_image(x) * 2) + mean
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (_per_image(x) + 0.5) + mean
+
+
+def translation(x: Tensor, ratio: float = 0.125) -> Tensor:
+    """Shift each image by up to `ratio` of its size in each direction, filling with zeros."""
+    n, _, height, width = x.shape
+    shift_y, shift_x = int(height * ratio + 0.5), int(width * ratio + 0.5)
+    dy = torch.randint(-shift_y, shift_y + 1, (n, 1, 1), device=x.device)
+    dx = torch.randint(-shift_x, shift_x + 1, (n, 1, 1), device=x.device)
+    rows = (torch.arange(height, device=x.device).view(1, -1, 1) + dy + 1).clamp(0, height + 1)
+    cols = (torch.arange(width, device=x.device).view(1, 1, -1) + dx + 1).clamp(0, width + 1)
+    padded = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)  # a zero border that out-of-range indices land on
+    return padded[torch.arange(n, device=x.device).view(-1, 1, 1), rows, cols].permute(0, 3, 1, 2)
+
+
+def cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
+    """Zero one square of `ratio` of each side at a random place in each image (it may overhang the edge)."""
+    n, _, height, width = x.shape
+    size_y, size_x = int(height * ratio + 0.5), int(width * ratio + 0.5)
+    top = torch.randint(0, height + (1 - size_y % 2), (n, 1, 1), device=x.device) - size_y // 2
+    left = torch.randint(0, width + (1 - size_x % 2), (n, 1, 1), device=x.device) - size_x // 2
+    rows = torch.arange(height, device=x.device).view(1, -1, 1)
+    cols = torch.arange(width, device=x.device).view(1, 1, -1)
+    inside = (rows >= top) & (rows < top + size_y) & (cols >= left) & (cols < left + size_x)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+POLICY_WORDS = {"color": color, "translation": translation, "cutout": cutout}
+
+
+class DiffAugment(nn.Module):
+    """The policy's transforms in order, e.g. DiffAugment("color,translation,cutout")."""
+
+    def __init__(self, policy: str = "color,translation,cutout"):
+        super().__init__()
+        words = [word.strip() for word in str(policy).split(",") if word.strip()]
+        unknown = [word for word in words if word not in POLICY_WORDS]
+        if unknown or not words:
+            raise ConfigError(f"augment.policy={policy!r} has {'unknown word ' + repr(unknown[0]) if unknown else 'no words'}: "
+                              f"use a comma-separated list of {', '.join(POLICY_WORDS)}, "
+                              f"e.g. augment.policy=color,translation,cutout.")
+        self.policy = words
+
+    def forward(self, x: Tensor) -> Tensor:
+        for word in self.policy:
+            x = POLICY_WORDS[word](x)
+        return x
+
+    def extra_repr(self) -> str:
+        return ",".join(self.policy)
+
+
+def build_augment(augment) -> DiffAugment | None:
+    """The module an `augment` config asks for ({"name": "diffaugment", "policy": ...}), or None."""
+    options = dict(augment or {})
+    name = options.pop("name", "none")
+    if name == "none" and not options:
+        return None
+    if name != "diffaugment" or set(options) - {"policy"}:
+        raise ConfigError(f"Unknown augment {name!r} with options {sorted(options)}: use augment=none or "
+                          f"augment=diffaugment (with augment.policy=color,translation,cutout).")
+    return DiffAugment(options.get("policy", "color,translation,cutout"))

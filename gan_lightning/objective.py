@@ -1,0 +1,57 @@
+"""The objective a run trains with, from its config groups: loss + reg + augment (+ net.spectral_norm).
+
+    loss     bce | wasserstein | hinge | least_squares | relativistic      (losses.py)
+    reg      none | gp | r1 | r2 | clip, several as reg=[r1,r2]             (penalties.py)
+    augment  none | diffaugment                                             (augment.py)
+
+The module's loop applies them in a fixed order: augment -> D -> loss + penalties -> critic
+step -> clip.
+"""
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lightning.pytorch.utilities import rank_zero_only
+
+from gan_lightning.augment import DiffAugment, build_augment
+from gan_lightning.errors import ConfigError
+from gan_lightning.losses import LOSSES, Loss
+from gan_lightning.penalties import Penalty, parse_reg
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Objective:
+    name: str
+    loss: Loss
+    penalties: list[Penalty] = field(default_factory=list)
+    clip: float | None = None
+    augment: DiffAugment | None = None
+
+
+def build_objective(loss: str, reg: Mapping | None, augment: Mapping | None, net: Mapping) -> Objective:
+    """The pieces the config names, or a ConfigError naming the value and its fix."""
+    if loss not in LOSSES:
+        raise ConfigError(f"Unknown loss={loss!r}: use one of loss={', loss='.join(LOSSES)}.")
+    penalties, clip = parse_reg(reg)
+    objective = Objective(loss, LOSSES[loss], penalties, clip, build_augment(augment))
+    _warn_if_unwise(objective, bool(net.get("spectral_norm")))
+    return objective
+
+
+@rank_zero_only
+def _warn_if_unwise(objective: Objective, spectral_norm: bool) -> None:
+    """Legal combinations that usually go wrong, said once when the module is built."""
+    if objective.name == "wasserstein" and not (objective.penalties or objective.clip or spectral_norm):
+        log.warning("loss=wasserstein with reg=none leaves the critic unconstrained, so its scores grow "
+                    "without bound: add reg=gp (WGAN-GP), reg=clip (WGAN) or net.spectral_norm=true.")
+    if objective.clip is not None and spectral_norm:
+        log.warning("reg=clip with net.spectral_norm=true clips the weights before they are normalised, "
+                    "which constrains the critic twice: use one of them.")
+
+
+def critic_norm_for(preferred: str, objective: Objective) -> str:
+    """The variant's normalisation in a conv critic, made per-sample when a gradient penalty needs it."""
+    return "layer" if preferred == "batch" and objective.penalties else preferred
