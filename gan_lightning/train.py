@@ -6,6 +6,7 @@
 
 import logging
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 import hydra
@@ -120,6 +121,23 @@ def train(cfg: DictConfig) -> float | None:
     return None if metric is None else float(metric)
 
 
+def refuse_unknown_pieces(overrides: list[str]) -> None:
+    """A ConfigError for a loss=, reg= or augment= name with no config file (Hydra's own message
+    for a name inside a list is a search-path dump)."""
+    for override in overrides:
+        key, _, value = override.partition("=")
+        key = key.lstrip("+~")
+        if key not in ("loss", "reg", "augment") or not value:
+            continue
+        known = sorted(entry.name[:-5] for entry in (files("gan_lightning.conf") / key).iterdir()
+                       if entry.name.endswith(".yaml"))
+        for name in (word.strip() for word in value.strip("[]").split(",")):
+            if name and name not in known:
+                example = f"{key}=[r1,r2]" if key == "reg" else f"{key}={known[-1]}"
+                raise ConfigError(f"Unknown {key} {name!r} in {override}: use one of {', '.join(known)} "
+                                  f"(e.g. {example}).")
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> float | None:
     with one_line_errors():
@@ -129,6 +147,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 def main() -> float | None:
     with one_line_errors():
         sys.argv[1:] = expand_resume(sys.argv[1:])  # resume=RUN_DIR -> that run's own overrides
+        refuse_unknown_pieces(sys.argv[1:])
     return _hydra_main()
 
 

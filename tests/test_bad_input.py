@@ -59,7 +59,17 @@ CASES = {
     "corrupt folder": (lambda t, run: ["model=dcgan", "data=folder", f"data.root={_corrupt_folder(t)}",
                                        "data.image_size=32", "data.batch_size=2", "data.num_workers=1"],
                        "None of the 3 image files tried in data.root="),
+    "unknown loss": (lambda t, run: ["loss=focal"], "Unknown loss 'focal' in loss=focal: use one of bce, hinge"),
+    "unknown reg in a list": (lambda t, run: ["reg=[r1,r3]"], "Unknown reg 'r3' in reg=[r1,r3]: use one of clip, gp"),
+    "unknown augment": (lambda t, run: ["augment=mixup"], "Unknown augment 'mixup' in augment=mixup"),
+    "negative weight": (lambda t, run: ["reg=r1", "reg.gamma=-1"], "reg.r1.gamma=-1 must be a non-negative number"),
+    "policy word": (lambda t, run: ["augment=diffaugment", "augment.policy=color,flip"],
+                    "augment.policy='color,flip' has unknown word 'flip': use a comma-separated list of color, "
+                    "translation, cutout"),
+    "clip with a penalty": (lambda t, run: ["reg=[clip,gp]"], "reg=clip cannot be combined with gp"),
 }
+# Refused while reading the command line, before Hydra makes a run directory (so no train.log).
+BEFORE_HYDRA = {"not a run directory", "unknown loss", "unknown reg in a list", "unknown augment"}
 
 
 def _corrupt_folder(root):
@@ -80,7 +90,7 @@ def test_bad_training_input_is_one_sentence(tmp_path, dcgan_run, case):
     assert "Traceback" not in proc.stderr + proc.stdout and "weights_only=False" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("gan_lightning: ")]
     assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
-    if case != "not a run directory":  # refused before Hydra made a directory
+    if case not in BEFORE_HYDRA:
         assert message in (run_dir / "train.log").read_text()  # a failed run keeps its error
 
 

@@ -22,7 +22,7 @@ from gan_lightning.callbacks import RunCheckpoint
 from gan_lightning.errors import Diverged
 from gan_lightning.models import GAN
 
-TINY = ("net.g_hidden=[32]", "net.d_hidden=[32]", "data.batch_size=16", "trainer.limit_train_batches=100",
+TINY = ("model=gan", "net.g_hidden=[32]", "net.d_hidden=[32]", "data.batch_size=16", "trainer.limit_train_batches=100",
         "callbacks.metrics.feature=null", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1")
 STEPS = 300
 

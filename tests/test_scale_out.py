@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from conftest import MLP, fit, read_scalars, run_cli
 from gan_lightning.distributed import gan_strategy
-from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP
+from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP, RpGAN
 
 HELPERS = Path(__file__).parent / "helpers"
 SHORT = ("trainer.max_epochs=1", "trainer.limit_train_batches=4", "callbacks.metrics.num_samples=128")
@@ -34,16 +34,19 @@ def test_lr_beta1_sweep_gives_four_runs_side_by_side(tmp_path):
     assert "it/s" not in proc.stdout + proc.stderr  # no progress bars flooding a sweep's output
 
 
-@pytest.mark.parametrize("model", ["gan", "wgan_gp"])
+@pytest.mark.parametrize("model", ["gan", "wgan_gp", "rpgan"])
 def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(HELPERS))
     run_dir = tmp_path / "run"
-    run_cli(f"model={model}", "trainer=ddp_sim", "trainer.max_epochs=1", "trainer.limit_train_batches=6",
+    # rpgan: R1 + R2 differentiate through D twice, with DiffAugment and spectral norm on top
+    extra = ["augment=diffaugment", "net.spectral_norm=true", "net.g_features=16", "net.d_features=16"] \
+        if model == "rpgan" else []
+    run_cli(f"model={model}", *extra, "trainer=ddp_sim", "trainer.max_epochs=1", "trainer.limit_train_batches=6",
             "callbacks.metrics.num_samples=128",
             "+callbacks.probe._target_=ddp_probe.RankProbe", f"+callbacks.probe.dirpath={run_dir / 'probe'}",
             f"hydra.run.dir={run_dir}", cwd=tmp_path)
     ranks = [torch.load(run_dir / "probe" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    n_critic = 1 if model == "gan" else 5
+    n_critic = 5 if model == "wgan_gp" else 1
     for rank in ranks:
         assert rank["world_size"] == 2
         assert (rank["critic_steps"], rank["generator_steps"]) == (6, 6 // n_critic)
@@ -85,7 +88,7 @@ def test_ddp_strategies_get_find_unused_parameters(strategy, devices, expected):
     assert gan_strategy(cfg) == expected
 
 
-@pytest.mark.parametrize("cls", [GAN, DCGAN, WGAN, WGANGP])
+@pytest.mark.parametrize("cls", [GAN, DCGAN, WGAN, WGANGP, RpGAN])
 def test_bf16_mixed_trains_the_generator(cls):
     model = cls(image_shape=[1, 28, 28], net=MLP, latent_dim=8, n_critic=1)
     before = copy.deepcopy(dict(model.generator.named_parameters()))

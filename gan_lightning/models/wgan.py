@@ -3,15 +3,13 @@
 Preset: loss=wasserstein, reg=clip (0.01); RMSprop(5e-5) and 5 critic steps in conf/model/wgan.yaml.
 """
 
-from gan_lightning.errors import ConfigError
 from gan_lightning.models.base import GANModule
 
 
 class WGAN(GANModule):
-    def __init__(self, *args, clip_value: float | None = None, loss: str = "wasserstein", reg=None, **kwargs):
-        # clip_value: the pre-`reg` spelling, still taken from Python and from older checkpoints.
-        if clip_value is not None and reg is not None:
-            raise ConfigError("Give WGAN either clip_value or reg={'clip': {'value': ...}}, not both.")
+    def __init__(self, *args, clip_value: float = 0.01, loss: str = "wasserstein", reg=None, **kwargs):
+        # clip_value is the older spelling of reg={"clip": {"value": ...}} (older checkpoints
+        # carry it); a given `reg` wins.
         if reg is None:
-            reg = {"clip": {"value": 0.01 if clip_value is None else clip_value}}
+            reg = {"clip": {"value": clip_value}}
         super().__init__(*args, loss=loss, reg=reg, **kwargs)
