@@ -47,6 +47,8 @@ def check_resumable(checkpoint: dict, path: str, model, datamodule) -> None:
     theirs = {key: hparams.get(key) for key in ours}
     theirs["image_shape"] = list(theirs["image_shape"])
     ours["image_shape"] = list(ours["image_shape"])
+    for side in (ours, theirs):  # checkpoints from before net.spectral_norm existed had it off
+        side["net"] = {"spectral_norm": False, **side["net"]}
     same_variant = stamp.get("variant", type(model).__name__) == type(model).__name__
     same_data = stamp.get("data") in (None, getattr(datamodule, "name", None))
     if not (same_variant and same_data and ours == theirs):

@@ -63,9 +63,8 @@ CASES = {
     "unknown reg in a list": (lambda t, run: ["reg=[r1,r3]"], "Unknown reg 'r3' in reg=[r1,r3]: use one of clip, gp"),
     "unknown augment": (lambda t, run: ["augment=mixup"], "Unknown augment 'mixup' in augment=mixup"),
     "negative weight": (lambda t, run: ["reg=r1", "reg.gamma=-1"], "reg.r1.gamma=-1 must be a non-negative number"),
-    "policy word": (lambda t, run: ["augment=diffaugment", "augment.policy=color,flip"],
-                    "augment.policy='color,flip' has unknown word 'flip': use a comma-separated list of color, "
-                    "translation, cutout"),
+    "policy word": (lambda t, run: ["augment=diffaugment", "augment.policy=[color,flip]"],
+                    "augment.policy=[color,flip] has unknown word 'flip': use a list of color, translation, cutout"),
     "clip with a penalty": (lambda t, run: ["reg=[clip,gp]"], "reg=clip cannot be combined with gp"),
 }
 # Refused while reading the command line, before Hydra makes a run directory (so no train.log).

@@ -185,7 +185,7 @@ def test_diffaugment_lets_gradients_reach_g_and_runs_before_every_d_call():
 # ---- from the command line -------------------------------------------------------------------------
 
 TINY = ("net.g_features=8", "net.d_features=8", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
-        "callbacks.metrics=null", "trainer.enable_progress_bar=false")
+        "callbacks.metrics=null", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1")
 
 
 def test_every_loss_with_and_without_r1_trains_from_the_cli(tmp_path):
@@ -248,3 +248,16 @@ def test_each_model_config_names_its_objective(model, loss, regs):
     if model == "gan":  # a seed variant keeps the seed's settings, not the front door's
         assert (cfg.net.name, cfg.model.lr, cfg.data.batch_size, cfg.trainer.max_epochs) == ("mlp", 2e-4, 64, 40)
     assert default.model._target_.endswith("DCGAN") and default.net.g_features == 32 and default.model.lr == 1e-3
+
+
+def test_a_run_from_before_spectral_norm_can_still_be_resumed():
+    from gan_lightning.checkpoint import check_resumable
+    from gan_lightning.errors import ConfigError
+
+    model = GAN(image_shape=SHAPE, net={**MLP, "spectral_norm": False}, latent_dim=8)
+    stamp = {"variant": "GAN", "data": None}
+    old = {"hyper_parameters": {**model.hparams, "net": dict(MLP)}, "gan_lightning": stamp}
+    check_resumable(old, "old.ckpt", model, datamodule=None)  # the key's absence means off
+    with_sn = {"hyper_parameters": {**model.hparams, "net": {**MLP, "spectral_norm": True}}, "gan_lightning": stamp}
+    with pytest.raises(ConfigError, match="they differ in net"):
+        check_resumable(with_sn, "sn.ckpt", model, datamodule=None)

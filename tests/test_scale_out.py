@@ -149,7 +149,7 @@ def test_slurm_launcher_config_follows_the_trainer():
 
 def test_optuna_search_runs_and_reports_the_best_parameters(tmp_path):
     sweep = tmp_path / "search"
-    run_cli("-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "net.g_hidden=[32]", "net.d_hidden=[32]",
+    run_cli("-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "model=gan", "net.g_hidden=[32]", "net.d_hidden=[32]",
             *SHORT, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert set(results["best_params"]) == {"model.lr", "model.beta1", "model.n_critic"}

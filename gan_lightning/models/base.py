@@ -193,7 +193,10 @@ class GANModule(L.LightningModule):
 
         with self.toggled_optimizer(opt_g):
             fake_scores_g = self.critic(self.generator(self.noise(n)))
-            loss_g = self.generator_loss(fake_scores_g, self.critic(real) if self.objective.loss.pairs else None)
+            if self.objective.loss.pairs:  # relativistic: fakes are scored against real images
+                loss_g = self.generator_loss(fake_scores_g, self.critic(real))
+            else:  # (a variant's own generator_loss may take the fake scores only)
+                loss_g = self.generator_loss(fake_scores_g)
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(loss_g)
             opt_g.step()
