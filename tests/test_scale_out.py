@@ -170,3 +170,13 @@ def test_gpu_mixed_precision_wgan_gp(precision):
     assert model.generator_steps == 2
     assert all(not torch.equal(before[k].cuda(), v) for k, v in model.generator.named_parameters())
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@gpu
+def test_gpu_fp16_mixed_rpgan_r1_r2():
+    model = RpGAN(image_shape=[1, 28, 28], net={"name": "dcgan", "g_features": 16, "d_features": 16}, latent_dim=16)
+    before = copy.deepcopy(dict(model.generator.named_parameters()))
+    trainer = fit(model, batches=6, accelerator="gpu", devices=1, precision="16-mixed")
+    assert trainer.precision_plugin.scaler is not None and model.generator_steps == 6
+    assert all(torch.isfinite(v).all() for v in model._penalty_values.values()) and len(model._penalty_values) == 2
+    assert all(not torch.equal(before[k].cuda(), v) for k, v in model.generator.named_parameters())
