@@ -44,17 +44,18 @@ def _seed(cfg: DictConfig) -> None:
     L.seed_everything(seed, workers=True)
 
 
-def _checkpoint_to_resume(cfg: DictConfig) -> tuple[str, str] | None:
-    """(path, how the user named it) of the checkpoint this run continues, if any."""
+def _checkpoint_to_resume(cfg: DictConfig) -> tuple[str, str, str] | None:
+    """(path, the key that named it, key=value as the user typed it) of the checkpoint this run
+    continues, if any."""
     if cfg.get("resume"):
         run_dir = Path(cfg.resume)
         last = run_dir / "checkpoints" / "last.ckpt"
         if not last.is_file():
             raise ConfigError(f"resume={run_dir} has no checkpoints/last.ckpt: that run stopped before its first "
                               f"checkpoint (written after each epoch); start it again without resume=.")
-        return str(last), f"resume={run_dir}"
+        return str(last), "resume", f"resume={run_dir}"
     if cfg.get("ckpt_path") is not None:
-        return str(cfg.ckpt_path), f"ckpt_path={cfg.ckpt_path}"
+        return str(cfg.ckpt_path), "ckpt_path", f"ckpt_path={cfg.ckpt_path}"
     return None
 
 
@@ -79,7 +80,7 @@ def train(cfg: DictConfig) -> float | None:
     quiet_library_noise()
     _seed(cfg)
     resume = _checkpoint_to_resume(cfg)
-    checkpoint = read_checkpoint(resume[0], resume[1].split("=", 1)[0]) if resume else None
+    checkpoint = read_checkpoint(resume[0], resume[1]) if resume else None
     if cfg.trainer.get("max_steps", -1) not in (-1, None):
         log.warning("trainer.max_steps counts the optimizer steps of both D and G; "
                     "use max_generator_steps to budget generator steps.")
@@ -94,7 +95,7 @@ def train(cfg: DictConfig) -> float | None:
     tensorboard_kwargs = {}
     if checkpoint is not None:
         check_resumable(checkpoint, resume[0], model, datamodule)
-        _refuse_finished(checkpoint, cfg, resume[1])
+        _refuse_finished(checkpoint, cfg, resume[2])
         # Points a killed run logged after this checkpoint are hidden, not drawn twice.
         tensorboard_kwargs["purge_step"] = checkpoint["state_dict"]["_extra_state"]["generator_steps"] + 1
         log.info("Resuming from %s at generator step %d.", resume[0], tensorboard_kwargs["purge_step"] - 1)
