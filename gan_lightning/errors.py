@@ -31,6 +31,23 @@ class RunStopped(OneLineError):
         self.exit_code = exit_code
 
 
+def require_number(key: str, value, low: float = 0.0, high: float | None = None, integer: bool = False,
+                   low_allowed: bool = False, example: float | None = None) -> None:
+    """A ConfigError naming `key` unless `value` is a number above `low` (or equal to it if
+    `low_allowed`) and below `high` (an int if `integer`)."""
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        example = example if example is not None else 1 if integer else 0.0002
+        raise ConfigError(f"{key}={value!r} is not {'an integer' if integer else 'a number'}: "
+                          f"set it to one, e.g. {key}={example}.")
+    if not (value >= low if low_allowed else value > low) or (high is not None and not value < high):
+        if high is not None:
+            bounds = f"lie in {'[' if low_allowed else '('}{low}, {high})"
+        else:
+            bounds = "be a non-negative number" if low_allowed and low == 0 else "be positive"
+        raise ConfigError(f"{key}={value} must {bounds}.")
+
+
 def find_one_line_error(exc: BaseException) -> OneLineError | None:
     """The OneLineError behind `exc`, if any (Hydra and Lightning wrap or chain exceptions)."""
     seen = set()

@@ -38,9 +38,8 @@ def hinge_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor
     return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
 
 
-def hinge_generator_loss(fake_scores: Tensor) -> Tensor:
-    """-E[D(G(z))]: G's side of the hinge loss is the Wasserstein one."""
-    return -fake_scores.mean()
+# G's side of the hinge loss is the Wasserstein one, -E[D(G(z))] (Lim & Ye 2017).
+hinge_generator_loss = wasserstein_generator_loss
 
 
 def least_squares_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:

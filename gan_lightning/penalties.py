@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, require_number
 
 
 def input_gradients(critic: Callable[[Tensor], Tensor], inputs: Tensor, scaler=None) -> Tensor:
@@ -28,6 +28,11 @@ def input_gradients(critic: Callable[[Tensor], Tensor], inputs: Tensor, scaler=N
     return grads.float() / scale
 
 
+def squared_gradient_norms(critic, inputs: Tensor, scaler=None) -> Tensor:
+    """||d critic(x) / d x||^2 for each image x of `inputs` (fp32, differentiable)."""
+    return input_gradients(critic, inputs, scaler).flatten(1).pow(2).sum(1)
+
+
 def gradient_penalty(critic, real: Tensor, fake: Tensor, scaler=None, eps: float = 1e-12) -> Tensor:
     """E[(||grad C(x_hat)||_2 - 1)^2] on random interpolates x_hat (Gulrajani et al. 2017).
 
@@ -35,18 +40,18 @@ def gradient_penalty(critic, real: Tensor, fake: Tensor, scaler=None, eps: float
     """
     alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     interpolates = alpha * real.detach() + (1 - alpha) * fake.detach()
-    norms = input_gradients(critic, interpolates, scaler).flatten(1).pow(2).sum(1).add(eps).sqrt()
+    norms = squared_gradient_norms(critic, interpolates, scaler).add(eps).sqrt()
     return (norms - 1).pow(2).mean()
 
 
 def r1_penalty(critic, real: Tensor, fake: Tensor, scaler=None) -> Tensor:
     """E[||grad D(x)||^2] on real images (Mescheder et al. 2018): zero-centred, flattens D on the data."""
-    return input_gradients(critic, real, scaler).flatten(1).pow(2).sum(1).mean()
+    return squared_gradient_norms(critic, real, scaler).mean()
 
 
 def r2_penalty(critic, real: Tensor, fake: Tensor, scaler=None) -> Tensor:
     """E[||grad D(G(z))||^2] on (detached) fakes: regularises D only, G gets no gradient from it."""
-    return input_gradients(critic, fake, scaler).flatten(1).pow(2).sum(1).mean()
+    return squared_gradient_norms(critic, fake, scaler).mean()
 
 
 @torch.no_grad()
@@ -70,13 +75,6 @@ class Penalty:
 
     def __call__(self, critic, real: Tensor, fake: Tensor, scaler=None) -> Tensor:
         return PENALTIES[self.name][0](critic, real, fake, scaler=scaler)
-
-
-def _number(key: str, value, integer: bool = False) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value < (1 if integer else 0):
-        need = "a positive integer" if integer else "a non-negative number"
-        raise ConfigError(f"{key}={value!r} must be {need}: e.g. {key}={1 if integer else 10.0}.")
 
 
 def parse_reg(reg: Mapping | None) -> tuple[list[Penalty], float | None]:
@@ -108,12 +106,12 @@ def parse_reg(reg: Mapping | None) -> tuple[list[Penalty], float | None]:
             raise ConfigError(f"reg.{name} takes {', '.join(sorted(allowed))}, not {sorted(set(options) - allowed)}.")
         if name == "clip":
             clip = options.get("value", 0.01)
-            _number("reg.clip.value", clip)
+            require_number("reg.clip.value", clip, low_allowed=True, example=0.01)
             if clip == 0:
                 raise ConfigError("reg.clip.value=0 clips every critic weight to zero: use e.g. reg.clip.value=0.01.")
             continue
         gamma, every = options.get("gamma", 10.0), options.get("every", 1)
-        _number(f"reg.{name}.gamma", gamma)
-        _number(f"reg.{name}.every", every, integer=True)
+        require_number(f"reg.{name}.gamma", gamma, low_allowed=True, example=10.0)
+        require_number(f"reg.{name}.every", every, integer=True)
         penalties.append(Penalty(name, PENALTIES[name][1] * gamma * every, every))
     return penalties, clip

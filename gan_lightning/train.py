@@ -22,7 +22,7 @@ from gan_lightning.checkpoint import check_resumable, read_checkpoint
 from gan_lightning.distributed import gan_strategy, refuse_relaunching_sweeps
 from gan_lightning.errors import ConfigError, one_line_errors
 from gan_lightning.quiet import quiet_library_noise
-from gan_lightning.resume import expand_resume
+from gan_lightning.resume import expand_resume, override_key
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,7 @@ def refuse_unknown_pieces(overrides: list[str]) -> None:
     """A ConfigError for a loss=, reg= or augment= name with no config file (Hydra's own message
     for a name inside a list is a search-path dump)."""
     for override in overrides:
-        key, _, value = override.partition("=")
-        key = key.lstrip("+~")
+        key, value = override_key(override), override.partition("=")[2]
         if key not in ("loss", "reg", "augment") or not value:
             continue
         known = sorted(entry.name[:-5] for entry in (files("gan_lightning.conf") / key).iterdir()

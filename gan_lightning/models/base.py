@@ -14,7 +14,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from gan_lightning.errors import ConfigError, Diverged
+from gan_lightning.errors import ConfigError, Diverged, require_number
 from gan_lightning.nets import build_nets
 from gan_lightning.objective import build_objective, critic_norm_for
 from gan_lightning.penalties import clip_weights
@@ -22,19 +22,6 @@ from gan_lightning.penalties import clip_weights
 OPTIMIZERS = ("adam", "rmsprop")
 # What the divergence watch looks at, in the order it reports them.
 WATCHED = ("D(x)", "D(G(z))", "loss_d", "loss_g")
-
-
-def require_number(name: str, value, low: float = 0.0, high: float | None = None, integer: bool = False,
-                   low_allowed: bool = False) -> None:
-    """A ConfigError naming `model.<name>` unless `value` is a number above `low` (or equal to it
-    if `low_allowed`) and below `high` (an int if `integer`)."""
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"model.{name}={value!r} is not {'an integer' if integer else 'a number'}: "
-                          f"set it to one, e.g. model.{name}={1 if integer else 0.0002}.")
-    if not (value >= low if low_allowed else value > low) or (high is not None and not value < high):
-        bounds = f"lie in {'[' if low_allowed else '('}{low}, {high})" if high is not None else "be positive"
-        raise ConfigError(f"model.{name}={value} must {bounds}.")
 
 
 class GANModule(L.LightningModule):
@@ -61,13 +48,13 @@ class GANModule(L.LightningModule):
         super().__init__()
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"Unknown model.optimizer={optimizer!r}: use one of {', '.join(OPTIMIZERS)}.")
-        require_number("lr", lr)
+        require_number("model.lr", lr)
         for name, value in (("latent_dim", latent_dim), ("n_critic", n_critic), ("num_samples", num_samples)):
-            require_number(name, value, integer=True)
+            require_number(f"model.{name}", value, integer=True)
         for name, value in (("beta1", beta1), ("beta2", beta2)):
-            require_number(name, value, high=1, low_allowed=True)
+            require_number(f"model.{name}", value, high=1, low_allowed=True)
         if ema_decay is not None:
-            require_number("ema_decay", ema_decay, high=1)
+            require_number("model.ema_decay", ema_decay, high=1)
         self.objective = build_objective(loss, reg, augment, net)
         self.save_hyperparameters()
         self.automatic_optimization = False
