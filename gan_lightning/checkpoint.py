@@ -33,17 +33,19 @@ def read_checkpoint(path: str | Path, key: str = "ckpt") -> dict:
 
 
 def describe(variant: str | None, hparams: dict, data: str | None) -> str:
-    """'DCGAN with net=dcgan on 1x28x28 images of mnist5k' (the parts that are known)."""
+    """'DCGAN with net=dcgan on 1x28x28 images of mnist5k' (the parts that are known), and
+    ', conditional on 10 classes' for a conditional one."""
     shape = "x".join(str(side) for side in hparams["image_shape"])
     text = f"{variant or 'a model'} with net={hparams['net'].get('name')} on {shape} images"
-    return text + (f" of {data}" if data else "")
+    text += f" of {data}" if data else ""
+    return text + (f", conditional on {len(hparams['class_names'])} classes" if hparams.get("class_names") else "")
 
 
 def check_resumable(checkpoint: dict, path: str, model, datamodule) -> None:
     """A ConfigError naming both sides when `checkpoint` was not written by a run like this one."""
     hparams = checkpoint["hyper_parameters"]
     stamp = checkpoint.get("gan_lightning", {})
-    ours = {key: model.hparams[key] for key in ("net", "image_shape", "latent_dim", "optimizer")}
+    ours = {key: model.hparams.get(key) for key in ("net", "image_shape", "latent_dim", "optimizer", "class_names")}
     theirs = {key: hparams.get(key) for key in ours}
     theirs["image_shape"] = list(theirs["image_shape"])
     ours["image_shape"] = list(ours["image_shape"])
@@ -62,10 +64,12 @@ def check_resumable(checkpoint: dict, path: str, model, datamodule) -> None:
 
 
 def load_generator(path: str | Path, ema: bool = True, device: str = "cpu") -> tuple[nn.Module, dict]:
-    """G (the EMA one if asked and present) from a gan_lightning checkpoint, in eval mode, and its hparams."""
+    """G (the EMA one if asked and present) from a gan_lightning checkpoint, in eval mode, and its
+    hparams; a conditional G (hparams num_classes, class_names) takes (z, labels)."""
     checkpoint = read_checkpoint(path)
     hparams, state = checkpoint["hyper_parameters"], checkpoint["state_dict"]
-    generator, _ = build_nets(hparams["net"], hparams["image_shape"], hparams["latent_dim"])
+    generator, _ = build_nets(hparams["net"], hparams["image_shape"], hparams["latent_dim"],
+                              num_classes=hparams.get("num_classes"))
     prefix = "generator_ema." if ema and any(k.startswith("generator_ema.") for k in state) else "generator."
     generator.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
     return generator.eval().to(device), hparams

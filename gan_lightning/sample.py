@@ -4,9 +4,15 @@
     python -m gan_lightning.sample ckpt=... mode=interpolate rows=8 steps=10 out=interp.png
     python -m gan_lightning.sample ckpt=... n=10000 out=samples.npz   # uint8 NHWC under arr_0
 
+A conditional checkpoint (trained with conditional=true):
+    python -m gan_lightning.sample ckpt=... label=7 n=64 out=sevens.png   # 64 images of class 7
+    python -m gan_lightning.sample ckpt=... out=classes.png   # one row per class (names printed)
+
 Keys: ckpt (required), n (64), out (samples.png; .png/.jpg = a grid, .npz = an array), seed,
 mode (grid | interpolate), rows (8), steps (10), nrow (grid columns), ema (true: use the EMA
-generator when the checkpoint has one), device (auto | cpu | cuda | cuda:1 ...).
+generator when the checkpoint has one), device (auto | cpu | cuda | cuda:1 ...), label (a
+class index or name; without it a conditional grid has one row per class, nrow (8) columns,
+and an .npz gets n images of uniformly random classes, their labels under `labels`).
 """
 
 import math
@@ -21,9 +27,12 @@ from torchvision.utils import make_grid, save_image
 from gan_lightning.checkpoint import load_generator
 from gan_lightning.data import to_uint8
 from gan_lightning.errors import ConfigError, one_line_errors
+from gan_lightning.nets.conditional import per_class, with_labels
 
 DEFAULTS = {"ckpt": None, "n": 64, "out": "samples.png", "seed": None, "mode": "grid", "rows": 8, "steps": 10,
-            "nrow": None, "ema": True, "device": "auto", "batch_size": 500}
+            "nrow": None, "ema": True, "device": "auto", "batch_size": 500, "label": None}
+# Columns of a conditional grid with one row per class, unless nrow= says otherwise.
+CLASS_GRID_COLUMNS = 8
 TYPES = {"n": int, "seed": int, "rows": int, "steps": int, "nrow": int, "batch_size": int}
 
 
@@ -61,8 +70,25 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def generate(generator: nn.Module, noise: Tensor, batch_size: int) -> Tensor:
-    return torch.cat([generator(chunk) for chunk in noise.split(batch_size)]).float().cpu()
+def generate(generator: nn.Module, noise: Tensor, batch_size: int, labels: Tensor | None = None) -> Tensor:
+    chunks = labels.split(batch_size) if labels is not None else [None] * len(noise.split(batch_size))
+    return torch.cat([with_labels(generator, z, y) for z, y in zip(noise.split(batch_size), chunks)]).float().cpu()
+
+
+def class_index(label: str | None, hparams: dict, ckpt: str) -> int | None:
+    """The class `label=` names (an index or a class name), checked against the checkpoint's classes."""
+    names = hparams.get("class_names")
+    if label is None:
+        return None
+    if names is None:
+        raise ConfigError(f"ckpt={ckpt} was trained without conditional=true, so it has no classes: drop label={label}.")
+    if label in names:
+        return names.index(label)
+    if label.lstrip("-").isdigit() and 0 <= int(label) < len(names):
+        return int(label)
+    shown = ", ".join(f"{k} ({name})" for k, name in enumerate(names[:12]))
+    raise ConfigError(f"label={label} is not a class of ckpt={ckpt}: give an index 0..{len(names) - 1} or a name: "
+                      f"{shown}{', ...' if len(names) > 12 else ''}.")
 
 
 def resolve_device(name: str) -> str:
@@ -86,20 +112,36 @@ def run(args: dict) -> Path:
     if args["seed"] is not None:
         torch.manual_seed(args["seed"])
     latent_dim, out = hparams["latent_dim"], Path(args["out"])
-    if args["mode"] == "interpolate":
-        ends = torch.randn(2, args["rows"], latent_dim, device=device)
-        noise = slerp(ends[0], ends[1], torch.linspace(0, 1, args["steps"], device=device)).flatten(0, 1)
-        nrow = args["steps"]
-    else:
-        noise = torch.randn(args["n"], latent_dim, device=device)
-        nrow = args["nrow"] or math.ceil(math.sqrt(args["n"]))
     if out.suffix.lower() not in (".npz", ".png", ".jpg", ".jpeg"):
         raise ConfigError(f"out={out} must end in .png, .jpg (an image grid) or .npz (an array of images).")
-    images = generate(generator, noise, args["batch_size"])  # in [-1, 1]
+    label, classes = class_index(args["label"], hparams, args["ckpt"]), hparams.get("num_classes")
+
+    def class_labels(n: int) -> Tensor | None:  # the label asked for, else uniformly random classes
+        if classes is None:
+            return None
+        return torch.full((n,), label, device=device) if label is not None else torch.randint(classes, (n,), device=device)
+
+    if args["mode"] == "interpolate":  # a conditional row keeps one class along its path
+        ends = torch.randn(2, args["rows"], latent_dim, device=device)
+        noise = slerp(ends[0], ends[1], torch.linspace(0, 1, args["steps"], device=device)).flatten(0, 1)
+        labels = class_labels(args["rows"])
+        labels = None if labels is None else labels.repeat_interleave(args["steps"])
+        nrow = args["steps"]
+    elif classes is not None and label is None and out.suffix.lower() != ".npz":  # one row per class
+        nrow = args["nrow"] or CLASS_GRID_COLUMNS
+        noise, labels = per_class(torch.randn(nrow, latent_dim, device=device), classes)
+        print("rows, top to bottom: " + ", ".join(f"{k}: {name}" for k, name in enumerate(hparams["class_names"])))
+    else:
+        noise, labels = torch.randn(args["n"], latent_dim, device=device), class_labels(args["n"])
+        nrow = args["nrow"] or math.ceil(math.sqrt(args["n"]))
+    images = generate(generator, noise, args["batch_size"], labels)  # in [-1, 1]
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".npz":
-            np.savez_compressed(out, arr_0=to_uint8(images).permute(0, 2, 3, 1).numpy())
+            arrays = {"arr_0": to_uint8(images).permute(0, 2, 3, 1).numpy()}
+            if labels is not None:
+                arrays["labels"] = labels.cpu().numpy()
+            np.savez_compressed(out, **arrays)
         else:
             save_image(make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1)), out)
     except OSError as err:

@@ -44,6 +44,20 @@ def _seed(cfg: DictConfig) -> None:
     L.seed_everything(seed, workers=True)
 
 
+def _use_labels(cfg: DictConfig, datamodule) -> list[str] | None:
+    """With conditional=true: the data's class names (label k = k-th name), its batches now
+    (images, labels), the mapping logged; None without."""
+    conditional = cfg.get("conditional", False)
+    if not isinstance(conditional, bool):
+        raise ConfigError(f"conditional={conditional!r} must be true or false.")
+    if not conditional:
+        return None
+    names = datamodule.use_labels()
+    log.info("Conditional on %d classes (label: name): %s", len(names),
+             ", ".join(f"{label}: {name}" for label, name in enumerate(names)))
+    return names
+
+
 def _checkpoint_to_resume(cfg: DictConfig) -> tuple[str, str, str] | None:
     """(path, the key that named it, key=value as the user typed it) of the checkpoint this run
     continues, if any."""
@@ -86,12 +100,15 @@ def train(cfg: DictConfig) -> float | None:
                     "use max_generator_steps to budget generator steps.")
 
     datamodule = instantiate(cfg.data)
+    class_names = _use_labels(cfg, datamodule)
     # _convert_="all": plain dicts/lists in the module's hparams, so checkpoints load
     # with weights_only=True and without Hydra or OmegaConf.
     model = instantiate(cfg.model, image_shape=list(datamodule.image_shape),
                         net=OmegaConf.to_container(cfg.net, resolve=True), loss=cfg.loss.name,
                         reg=OmegaConf.to_container(cfg.reg, resolve=True),
-                        augment=OmegaConf.to_container(cfg.augment, resolve=True), _convert_="all")
+                        augment=OmegaConf.to_container(cfg.augment, resolve=True),
+                        num_classes=len(class_names) if class_names else None, class_names=class_names,
+                        _convert_="all")
     tensorboard_kwargs = {}
     if checkpoint is not None:
         check_resumable(checkpoint, resume[0], model, datamodule)

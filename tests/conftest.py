@@ -75,14 +75,20 @@ def write_mnist_idx(root: Path, n_train: int = 256, n_test: int = 16, seed: int 
 class RandomImages(InMemoryImageDataModule):
     """A tiny in-memory data set for fast unit tests of the training loop."""
 
-    def __init__(self, n: int = 64, shape=(1, 28, 28), batch_size: int = 8):
+    def __init__(self, n: int = 64, shape=(1, 28, 28), batch_size: int = 8, classes: int | None = None):
         super().__init__(root=".", batch_size=batch_size)
         self.image_shape = tuple(shape)
-        self.n = n
+        self.n, self.classes = n, classes
 
     def load_images(self):
         return torch.randint(0, 256, (self.n, *self.image_shape), dtype=torch.uint8,
                              generator=torch.Generator().manual_seed(0))
+
+    def class_names(self):
+        return [f"class{k}" for k in range(self.classes)] if self.classes else super().class_names()
+
+    def load_labels(self):
+        return torch.arange(self.n) % self.classes
 
 
 def fit(model: L.LightningModule, batches: int, datamodule=None, **trainer_kwargs) -> L.Trainer:

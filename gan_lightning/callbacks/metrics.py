@@ -5,6 +5,10 @@ Every `every_n_epochs` epochs (and after the first and the last epoch) rank zero
 vectors, and logs `val/fid`, `val/kid`, their best-so-far `val/fid_best` (also `hp_metric`,
 the run's return value for sweeps) and `val/eval_seconds`; with the `mnist` features also
 `val/class_coverage` and `val/classifier_score`. ModelCheckpoint keeps best.ckpt by `val/fid`.
+
+A conditional run draws its samples' classes with the data's class frequencies (so FID
+compares like with like) and, on digits, logs `val/class_accuracy`: the share of samples the
+classifier reads as the digit G was asked for.
 """
 
 import logging
@@ -17,6 +21,7 @@ import torch
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.features import build_extractor, resolve_feature
+from gan_lightning.data.mnist import DIGITS
 from gan_lightning.metrics.quality import QualityMeter
 
 log = logging.getLogger(__name__)
@@ -83,8 +88,9 @@ class QualityMetrics(L.Callback):
         values = trainer.strategy.broadcast(values, src=0)  # every rank logs the same numbers
         for name, value in values.items():
             pl_module.log(name, value)
-        log.info("FID %.3f (best %.3f), KID %.5f at %d generator steps; evaluated in %.1f s",
-                 values["val/fid"], values["val/fid_best"], values["val/kid"], pl_module.generator_steps,
+        accuracy = f", class accuracy {values['val/class_accuracy']:.3f}" if "val/class_accuracy" in values else ""
+        log.info("FID %.3f (best %.3f), KID %.5f%s at %d generator steps; evaluated in %.1f s",
+                 values["val/fid"], values["val/fid_best"], values["val/kid"], accuracy, pl_module.generator_steps,
                  values["val/eval_seconds"])
 
     def evaluate(self, trainer, pl_module) -> dict[str, float]:
@@ -96,7 +102,12 @@ class QualityMetrics(L.Callback):
             torch.manual_seed(self.seed)
             if self.meter.real_count == 0:  # real statistics: once per run
                 self.meter.add_real(trainer.datamodule.real_images(self.num_samples, seed=self.seed))
-            values = self.meter.measure(pl_module.sample, self.num_samples)
+            labels = None
+            if pl_module.conditional:
+                frequencies = trainer.datamodule.class_frequencies().float().cpu()
+                labels = torch.multinomial(frequencies, self.num_samples, replacement=True)
+            values = self.meter.measure(pl_module.sample, self.num_samples, labels,
+                                        labels_are_digits=pl_module.hparams.get("class_names") == DIGITS)
         self.best = min(self.best, values["val/fid"])
         values.update({"val/fid_best": self.best, "hp_metric": self.best,
                        "val/eval_seconds": time.perf_counter() - start})

@@ -25,19 +25,20 @@ def to_uint8(images: Tensor) -> Tensor:
 
 
 class ImageTensorDataset(Dataset):
-    """Indexable view of a (N, C, H, W) uint8 tensor; `__getitems__` fetches a batch at once."""
+    """Indexable view of a (N, C, H, W) uint8 tensor (and its (N,) labels, when given);
+    `__getitems__` fetches a batch at once."""
 
-    def __init__(self, images: Tensor):
-        self.images = images
+    def __init__(self, images: Tensor, labels: Tensor | None = None):
+        self.images, self.labels = images, labels
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def __getitem__(self, index: int) -> Tensor:
-        return self.images[index]
+    def __getitem__(self, index: int) -> Tensor | tuple[Tensor, Tensor]:
+        return self.images[index] if self.labels is None else (self.images[index], self.labels[index])
 
-    def __getitems__(self, indices: list[int]) -> Tensor:
-        return self.images[torch.as_tensor(indices)]
+    def __getitems__(self, indices: list[int]) -> Tensor | tuple[Tensor, Tensor]:
+        return self[torch.as_tensor(indices)]
 
 
 def _already_batched(batch: Tensor) -> Tensor:
@@ -80,7 +81,9 @@ class InMemoryImageDataModule(L.LightningDataModule):
     """Base for data sets held as one uint8 tensor; subclasses define `load_images`.
 
     `image_shape` (C, H, W) is known from the config alone, so the model can be built
-    before any data is read (and before DDP processes start).
+    before any data is read (and before DDP processes start). After `use_labels()`
+    (conditional=true) batches are (images, labels); a subclass with class labels defines
+    `class_names` and `load_labels`.
     """
 
     image_shape: tuple[int, int, int]
@@ -96,10 +99,31 @@ class InMemoryImageDataModule(L.LightningDataModule):
         self.sampler: ResumableShuffle | None = None
         self.shuffle_seed: int | None = None
         self._resume: tuple[int, int] | None = None
+        self.conditional = False
+        self.labels: Tensor | None = None
 
     def load_images(self) -> Tensor:
         """All training images as a (N, C, H, W) uint8 tensor."""
         raise NotImplementedError
+
+    def class_names(self) -> list[str]:
+        """The name of each class, by label (a ConfigError for data without class labels)."""
+        raise ConfigError(f"{self.name} has no class labels here, so conditional=true cannot be used with it: "
+                          f"use data=mnist5k, data=mnist or data=folder with one subfolder per class.")
+
+    def load_labels(self) -> Tensor:
+        """The (N,) int64 class of each image of load_images()."""
+        raise NotImplementedError
+
+    def use_labels(self) -> list[str]:
+        """Serve (images, labels) batches from now on (conditional=true); returns the class names."""
+        names = self.class_names()
+        self.conditional = True
+        return names
+
+    def class_frequencies(self) -> Tensor:
+        """Each class's share of the training images (what conditional samples for FID follow)."""
+        return torch.bincount(self.labels, minlength=len(self.class_names())).double() / len(self.labels)
 
     def setup(self, stage: str | None = None) -> None:
         if self.images is not None:
@@ -111,6 +135,8 @@ class InMemoryImageDataModule(L.LightningDataModule):
                 f"{self.name}: lower data.batch_size."
             )
         self.images = images
+        if self.conditional:
+            self.labels = self.load_labels()
 
     def real_images(self, n: int, seed: int = 0) -> Tensor:
         """`n` training images (all, if fewer), uint8, a fixed random choice: the metrics' real set."""
@@ -150,9 +176,12 @@ class InMemoryImageDataModule(L.LightningDataModule):
         # The standard batch_size/sampler form (not a batch_sampler), so Lightning can wrap the
         # sampler for DDP; the fetcher still hands __getitems__ the whole batch of indices.
         # drop_last: every step sees a full batch.
-        return DataLoader(ImageTensorDataset(self.images), batch_size=self.batch_size,
+        return DataLoader(ImageTensorDataset(self.images, self.labels), batch_size=self.batch_size,
                           sampler=self.shuffle(self.images.shape[0]), generator=self.private_generator(), drop_last=True,
                           collate_fn=_already_batched, pin_memory=torch.cuda.is_available())
 
-    def on_after_batch_transfer(self, batch: Tensor, dataloader_idx: int) -> Tensor:
+    def on_after_batch_transfer(self, batch, dataloader_idx: int) -> Tensor | tuple[Tensor, Tensor]:
+        if self.conditional:
+            images, labels = batch
+            return to_signed_unit(images), labels
         return to_signed_unit(batch)

@@ -25,6 +25,11 @@ class CelebADataModule(ImageFolderDataModule):
             raise ConfigError(f"data.split={split!r} is not a CelebA split: use train, valid, test or all.")
         self.split, self.download = split, download
 
+    def class_names(self) -> list[str]:
+        raise ConfigError("CelebA has no class labels here (its 40 attributes are not classes), so conditional=true "
+                          "cannot be used with it: drop conditional=true, or sort the images into one subfolder per "
+                          "class and use data=folder.")
+
     def torchvision_base(self) -> Path | None:
         """The folder holding img_align_celeba/ and list_eval_partition.txt, if that layout is used."""
         for base in (self.root, self.root / "celeba"):

@@ -1,4 +1,7 @@
-"""Any folder of images (nested folders fine, labels ignored), decoded by worker processes.
+"""Any folder of images (nested folders fine), decoded by worker processes.
+
+With conditional=true each first-level subfolder of data.root is a class (sorted by name:
+class k is the k-th); without it the folder names are ignored.
 
 Each image is decoded (JPEGs at reduced scale when that is enough), converted to the set's
 mode (RGBA, palette and grayscale files included), resized on its shorter side and center
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # A run of this many unreadable files in a row is a broken folder, not a stray bad file.
 MAX_UNREADABLE_RUN = 64
+# A class with fewer images than this is a stray folder, not a class G could learn.
+MIN_IMAGES_PER_CLASS = 10
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -68,7 +73,8 @@ def load_image(path: Path, image_size: int, channels: int) -> Tensor:
 
 
 class ImageFiles(Dataset):
-    """Decodes `files[i]`; returns (image, paths that could not be read on the way)."""
+    """Decodes `files[i]`; returns (image, the index of the file it came from, paths that could
+    not be read on the way): an unreadable file is replaced by a neighbour, label and all."""
 
     def __init__(self, files: list[Path], image_size: int, channels: int, replace_unreadable: bool = True):
         self.files, self.image_size, self.channels = files, image_size, channels
@@ -77,24 +83,27 @@ class ImageFiles(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> tuple[Tensor | None, list[str]]:
+    def __getitem__(self, index: int) -> tuple[Tensor | None, int, list[str]]:
         unreadable = []
         for offset in range(min(len(self.files), MAX_UNREADABLE_RUN)):
-            path = self.files[(index + offset) % len(self.files)]
+            read = (index + offset) % len(self.files)
             try:
-                return load_image(path, self.image_size, self.channels), unreadable
+                return load_image(self.files[read], self.image_size, self.channels), read, unreadable
             except Exception as err:  # truncated, corrupt, not an image: never stop the epoch
-                unreadable.append(f"{path} ({type(err).__name__}: {err})")
+                unreadable.append(f"{self.files[read]} ({type(err).__name__}: {err})")
                 if not self.replace_unreadable:
-                    return None, unreadable
+                    return None, read, unreadable
         raise ConfigError(f"{len(unreadable)} image files in a row from {self.files[index]} on could not be "
                           f"read: check the files under data.root (first error: {unreadable[0]}).")
 
 
-def collate_images(samples: list[tuple[Tensor | None, list[str]]]) -> tuple[Tensor, list[str]]:
-    images = [image for image, _ in samples if image is not None]  # None only when building the cache
-    unreadable = [path for _, paths in samples for path in paths]
-    return (torch.stack(images) if images else torch.empty(0, dtype=torch.uint8)), unreadable
+def collate_images(samples: list[tuple[Tensor | None, int, list[str]]]) -> tuple[Tensor, Tensor, list[str]]:
+    """(uint8 images, the index of each one's file, unreadable paths) of a batch."""
+    read = [(image, index) for image, index, _ in samples if image is not None]  # None only when building the cache
+    unreadable = [path for _, _, paths in samples for path in paths]
+    if not read:
+        return torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.long), unreadable
+    return torch.stack([image for image, _ in read]), torch.tensor([index for _, index in read]), unreadable
 
 
 def default_num_workers() -> int:
@@ -118,16 +127,66 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         self.cache, self.cache_dir = cache, Path(cache_dir).expanduser()
         self.files: list[Path] = []
         self.unreadable: set[str] = set()
+        self.file_labels: Tensor | None = None  # each file's class, when conditional
+        self.cached_files: Tensor | None = None  # with cache=true: the file index of each cached image
+        self._classes_found: tuple[list[str], Tensor] | None = None
+        self._ready = False
 
     def list_files(self) -> list[Path]:
         return find_images(self.root)
 
+    # ---- classes: one per first-level subfolder ------------------------------------------
+
+    def class_names(self) -> list[str]:
+        return self._classes()[0]
+
+    def _classes(self) -> tuple[list[str], Tensor]:
+        """(sorted class names, each file's class), or a ConfigError saying how to sort the folder."""
+        if self._classes_found is None:
+            self._classes_found = self._find_classes()
+        return self._classes_found
+
+    def _find_classes(self) -> tuple[list[str], Tensor]:
+        self.files = self.files or self.list_files()
+        folders = [path.relative_to(self.root).parts[0] if len(path.relative_to(self.root).parts) > 1 else None
+                   for path in self.files]
+        loose = folders.count(None)
+        names = sorted(set(folders) - {None})
+        if len(names) < 2:
+            raise ConfigError(f"conditional=true needs the images of data.root={self.root} sorted into one subfolder "
+                              f"per class, at least two, but it has {len(names)} subfolder(s) with images"
+                              f"{': ' + names[0] if names else ''}; sort them (e.g. {self.root}/cats, "
+                              f"{self.root}/dogs) or drop conditional=true.")
+        if loose:
+            raise ConfigError(f"{loose} images lie directly in data.root={self.root}, outside any class subfolder: "
+                              f"move them into one of its class subfolders ({', '.join(names[:3])}, ...) "
+                              f"or drop conditional=true.")
+        index = {name: k for k, name in enumerate(names)}
+        labels = torch.tensor([index[folder] for folder in folders])
+        counts = torch.bincount(labels, minlength=len(names))
+        if counts.min() < MIN_IMAGES_PER_CLASS:
+            small = names[int(counts.argmin())]
+            raise ConfigError(f"Class {small!r} ({self.root / small}) has {int(counts.min())} images, fewer than the "
+                              f"{MIN_IMAGES_PER_CLASS} a class needs: add images to it, or move it out of data.root.")
+        return names, labels
+
+    def load_labels(self) -> Tensor:
+        return self.file_labels[self.cached_files]  # the classes of the cached (readable) images
+
+    def class_frequencies(self) -> Tensor:
+        if self.labels is not None:  # cache=true: the readable images' classes
+            return super().class_frequencies()
+        labels = self.file_labels.cpu()
+        return torch.bincount(labels, minlength=len(self.class_names())).double() / len(labels)
+
     # ---- setup: decode once into memory (cache) or stream from disk --------------------
 
     def setup(self, stage: str | None = None) -> None:
-        if self.files:
+        if self._ready:
             return
-        self.files = self.list_files()
+        self.files = self.files or self.list_files()
+        if self.conditional:
+            self.file_labels = self._classes()[1]
         if self.cache:
             super().setup(stage)  # -> load_images(): the cached uint8 tensor
         elif len(self.files) < self.batch_size:
@@ -135,6 +194,7 @@ class ImageFolderDataModule(InMemoryImageDataModule):
                               f"in data.root={self.root}: lower data.batch_size.")
         else:
             self._require_a_readable_image()
+        self._ready = True
 
     def _require_a_readable_image(self) -> None:
         """A ConfigError, before training starts, when none of a spread of files decodes: a folder
@@ -169,13 +229,18 @@ class ImageFolderDataModule(InMemoryImageDataModule):
             return super().real_images(n, seed)
         order = torch.randperm(len(self.files), generator=torch.Generator().manual_seed(seed))[:n]
         dataset = ImageFiles([self.files[i] for i in order], self.image_size, self.channels)
-        return torch.cat([images for images, _ in self._loader(dataset, 256, shuffle=False, drop_last=False)])
+        return torch.cat([images for images, _, _ in self._loader(dataset, 256, shuffle=False, drop_last=False)])
 
-    def on_after_batch_transfer(self, batch, dataloader_idx: int) -> Tensor:
-        if isinstance(batch, (tuple, list)):
-            batch, unreadable = batch
-            self._report(unreadable)
-        return to_signed_unit(batch)
+    def on_after_batch_transfer(self, batch, dataloader_idx: int) -> Tensor | tuple[Tensor, Tensor]:
+        if self.cache:  # (images) or (images, labels) from memory
+            return super().on_after_batch_transfer(batch, dataloader_idx)
+        images, read, unreadable = batch
+        self._report(unreadable)
+        if not self.conditional:
+            return to_signed_unit(images)
+        if self.file_labels.device != read.device:  # moved to the batches' device once
+            self.file_labels = self.file_labels.to(read.device)
+        return to_signed_unit(images), self.file_labels[read]
 
     def _report(self, unreadable: list[str]) -> None:
         for entry in unreadable:
@@ -203,25 +268,30 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         names = self.fingerprint()
         if path.is_file():
             cached = torch.load(path, weights_only=True)
-            if cached["files"] == names:
+            if cached["files"] == names and "read" in cached:
                 log.info("Loaded %d decoded images from the cache %s.", cached["images"].shape[0], path)
                 self._report(cached["unreadable"])
+                self.cached_files = cached["read"]
                 return cached["images"]
             log.info("The images under %s changed since %s was written; decoding again.", self.root, path)
-        images, unreadable = self._decode_all()
+        images, self.cached_files, unreadable = self._decode_all()
         if images.shape[0] == 0:
             raise ConfigError(f"None of the {len(self.files)} image files in data.root={self.root} could be read.")
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"images": images, "files": names, "unreadable": unreadable}, path)
+        torch.save({"images": images, "read": self.cached_files, "files": names, "unreadable": unreadable}, path)
         log.info("Cached %d decoded images (%.1f MB) in %s.", images.shape[0], images.numel() / 1e6, path)
         return images
 
-    def _decode_all(self) -> tuple[Tensor, list[str]]:
+    def _decode_all(self) -> tuple[Tensor, Tensor, list[str]]:
+        """(the readable images, the index of each one's file, the unreadable paths)."""
         dataset = ImageFiles(self.files, self.image_size, self.channels, replace_unreadable=False)
-        chunks, unreadable = [], []
-        for images, bad in self._loader(dataset, 256, shuffle=False, drop_last=False):
+        chunks, read, unreadable = [], [], []
+        for images, indices, bad in self._loader(dataset, 256, shuffle=False, drop_last=False):
             if images.numel():
                 chunks.append(images)
+                read.append(indices)
             unreadable += bad
         self._report(unreadable)
-        return (torch.cat(chunks) if chunks else torch.empty(0, *self.image_shape, dtype=torch.uint8)), unreadable
+        if not chunks:
+            return torch.empty(0, *self.image_shape, dtype=torch.uint8), torch.empty(0, dtype=torch.long), unreadable
+        return torch.cat(chunks), torch.cat(read), unreadable

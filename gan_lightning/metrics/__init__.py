@@ -5,8 +5,10 @@ from pathlib import Path
 import torch
 
 from gan_lightning.checkpoint import load_generator
+from gan_lightning.data.mnist import DIGITS
 from gan_lightning.metrics.features import build_extractor, resolve_feature
 from gan_lightning.metrics.quality import QualityMeter
+from gan_lightning.nets.conditional import with_labels
 
 __all__ = ["QualityMeter", "evaluate_checkpoint"]
 
@@ -15,12 +17,24 @@ def evaluate_checkpoint(ckpt: str | Path, datamodule, feature: str = "auto", cla
                         inception_weights: str | None = None, num_samples: int = 2000, seed: int = 0,
                         device: str = "cpu") -> dict[str, float]:
     """FID/KID (and digit statistics) of a checkpoint's generator (EMA when present) against
-    `num_samples` real images of `datamodule`: the numbers the training callback logs."""
+    `num_samples` real images of `datamodule`: the numbers the training callback logs (for a
+    conditional checkpoint: classes drawn with the data's frequencies, and class accuracy)."""
     generator, hparams = load_generator(ckpt, ema=True, device=device)
     kind = resolve_feature(feature, hparams["image_shape"])
     meter = QualityMeter(build_extractor(kind, classifier_path, inception_weights)).to(device)
+    conditional = hparams.get("num_classes") is not None
+    if conditional:
+        datamodule.use_labels()
     datamodule.setup("fit")
+
+    def draw(n: int, labels=None):
+        return with_labels(generator, torch.randn(n, hparams["latent_dim"], device=device),
+                           None if labels is None else labels.to(device))
+
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         meter.add_real(datamodule.real_images(num_samples, seed=seed))
-        return meter.measure(lambda n: generator(torch.randn(n, hparams["latent_dim"], device=device)), num_samples)
+        labels = None
+        if conditional:
+            labels = torch.multinomial(datamodule.class_frequencies().float(), num_samples, replacement=True)
+        return meter.measure(draw, num_samples, labels, labels_are_digits=hparams.get("class_names") == DIGITS)

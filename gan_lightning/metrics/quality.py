@@ -38,12 +38,17 @@ class QualityMeter:
         self.real_count += images.shape[0]
 
     @torch.no_grad()
-    def measure(self, sample: Callable[[int], Tensor], num_samples: int) -> dict[str, float]:
+    def measure(self, sample: Callable[..., Tensor], num_samples: int, labels: Tensor | None = None,
+                labels_are_digits: bool = False) -> dict[str, float]:
         """FID, KID (mean, std) and, with a classifier, class coverage and score of
-        `num_samples` images from `sample(n)` (in [-1, 1]); the real statistics stay."""
+        `num_samples` images from `sample(n)` (in [-1, 1]), or from `sample(n, labels=...)` for
+        the given class `labels` (conditional); the real statistics stay. When the labels are
+        the classifier's digits, also `val/class_accuracy`: how often it sees the digit asked for."""
         probabilities = []
         for start in range(0, num_samples, self.batch_size):
-            features = self.extractor(sample(min(self.batch_size, num_samples - start)))
+            count = min(self.batch_size, num_samples - start)
+            images = sample(count) if labels is None else sample(count, labels=labels[start:start + count])
+            features = self.extractor(images)
             self._update(features, real=False)
             if hasattr(self.extractor, "probabilities"):
                 probabilities.append(self.extractor.probabilities(features))
@@ -54,7 +59,11 @@ class QualityMeter:
         self.fid.reset()  # keeps the real statistics (reset_real_features=False)
         self.kid.reset()
         if probabilities:
-            values.update(digit_statistics(torch.cat(probabilities)))
+            probabilities = torch.cat(probabilities)
+            values.update(digit_statistics(probabilities))
+            if labels is not None and labels_are_digits:
+                values["val/class_accuracy"] = float((probabilities.argmax(1) == labels.to(probabilities.device))
+                                                     .float().mean())
         return values
 
     def _update(self, features: Tensor, real: bool) -> None:

@@ -4,11 +4,16 @@ The objective is composed from config groups (objective.py): a loss, penalties o
 DiffAugment, spectral norm. A variant is a preset of those pieces (its defaults) and may
 override the hooks `discriminator_loss`, `generator_loss`, `penalty` and `after_critic_step`
 for an idea of its own. Noise, counters, optimizers, logging and sampling live here, once.
+
+With `num_classes` (conditional=true) batches are (images, labels): G draws each fake for its
+real partner's label, D scores every image against its label (a projection D), and the
+penalties see the same labels; `sample(n, labels=...)` draws the classes asked for.
 """
 
 import copy
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import lightning as L
 import torch
@@ -16,6 +21,7 @@ from torch import Tensor
 
 from gan_lightning.errors import ConfigError, Diverged, require_number
 from gan_lightning.nets import build_nets
+from gan_lightning.nets.conditional import with_labels
 from gan_lightning.objective import build_objective, critic_norm_for
 from gan_lightning.penalties import clip_weights
 
@@ -44,6 +50,8 @@ class GANModule(L.LightningModule):
         loss: str = "bce",
         reg: Mapping | None = None,
         augment: Mapping | None = None,
+        num_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
     ):
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -55,11 +63,16 @@ class GANModule(L.LightningModule):
             require_number(f"model.{name}", value, high=1, low_allowed=True)
         if ema_decay is not None:
             require_number("model.ema_decay", ema_decay, high=1)
+        if num_classes is not None:
+            require_number("num_classes", num_classes, integer=True)
+            if class_names is not None and len(class_names) != num_classes:
+                raise ConfigError(f"class_names has {len(class_names)} names for {num_classes} classes.")
         self.objective = build_objective(loss, reg, augment, net)
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.generator, self.discriminator = build_nets(net, image_shape, latent_dim,
-                                                        critic_norm_for(self.critic_norm, self.objective))
+                                                        critic_norm_for(self.critic_norm, self.objective),
+                                                        num_classes)
         self.augment = self.objective.augment  # a module: it moves with the model
         # Exponential moving average of G's weights (used for samples and metrics when on).
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if ema_decay else None
@@ -83,9 +96,10 @@ class GANModule(L.LightningModule):
         """D's scores are logits of "real" (BCE: train/D_x is a probability) or raw values (others)."""
         return self.objective.loss.scores_are_logits
 
-    def critic(self, images: Tensor) -> Tensor:
-        """D's scores for `images`, augmented first when augment=diffaugment (every D call goes here)."""
-        return self.discriminator(images if self.augment is None else self.augment(images))
+    def critic(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """D's scores for `images` (of classes `labels` when conditional), augmented first when
+        augment=diffaugment (every D call goes here)."""
+        return with_labels(self.discriminator, images if self.augment is None else self.augment(images), labels)
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return self.objective.loss.discriminator(real_scores, fake_scores)
@@ -96,17 +110,19 @@ class GANModule(L.LightningModule):
             return self.objective.loss.generator(fake_scores, real_scores)
         return self.objective.loss.generator(fake_scores)
 
-    def penalty(self, real: Tensor, fake: Tensor) -> Tensor | None:
+    def penalty(self, real: Tensor, fake: Tensor, labels: Tensor | None = None) -> Tensor | None:
         """The weighted sum of the penalties due at this critic step (None if none is due).
 
-        Each is computed through `critic` (so through the augmentation too) and recorded for
-        logging; a lazy one (reg.every=k) runs on every k-th critic step with its weight times k.
+        Each is computed through `critic` (so through the augmentation too, and against the
+        pair's label when conditional) and recorded for logging; a lazy one (reg.every=k) runs
+        on every k-th critic step with its weight times k.
         """
         total = None
+        critic = self.critic if labels is None else partial(self.critic, labels=labels)
         for penalty in self.objective.penalties:
             if self.critic_steps % penalty.every:
                 continue
-            value = penalty(self.critic, real, fake, scaler=self.grad_scaler)
+            value = penalty(critic, real, fake, scaler=self.grad_scaler)
             self._penalty_values[penalty.name] = value.detach()
             total = penalty.weight * value if total is None else total + penalty.weight * value
         return total
@@ -121,8 +137,30 @@ class GANModule(L.LightningModule):
     def noise(self, n: int) -> Tensor:
         return torch.randn(n, self.hparams.latent_dim, device=self.device)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.generator(z)
+    @property
+    def conditional(self) -> bool:
+        return self.hparams.get("num_classes") is not None
+
+    def class_labels(self, n: int, labels: Tensor | int | None = None) -> Tensor | None:
+        """`n` class indices for G: `labels` checked (a tensor of n, or one int for all), uniform
+        random classes when None; None for an unconditional module."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("This model was trained without conditional=true: it takes no labels.")
+            return None
+        classes = self.hparams.num_classes
+        if labels is None:
+            return torch.randint(classes, (n,), device=self.device)
+        labels = torch.full((n,), labels) if isinstance(labels, int) else torch.as_tensor(labels)
+        if labels.shape != (n,) or labels.is_floating_point():
+            raise ValueError(f"labels must be an int or {n} integer class indices, got shape {tuple(labels.shape)}.")
+        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < classes:
+            raise ValueError(f"labels must lie in 0..{classes - 1} (this model has {classes} classes), "
+                             f"got {int(labels.min())}..{int(labels.max())}.")
+        return labels.long().to(self.device)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return with_labels(self.generator, z, labels)
 
     def configure_optimizers(self):
         return self._optimizer(self.generator), self._optimizer(self.discriminator)
@@ -157,17 +195,20 @@ class GANModule(L.LightningModule):
         trainer = self._trainer
         return getattr(trainer.precision_plugin, "scaler", None) if trainer is not None else None
 
-    def training_step(self, real: Tensor, batch_idx: int) -> None:
+    def training_step(self, batch: Tensor | tuple[Tensor, Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
+        # Conditional: each fake is drawn for its real partner's label, so D sees the data's
+        # class frequencies on both sides and a penalty's real-fake pairs share their label.
+        real, labels = batch if self.conditional else (batch, None)
         n = real.shape[0]
 
         with self.toggled_optimizer(opt_d):
             # detach, not no_grad: under autocast no_grad leaves a stale weight cache that
             # starves G of gradients later (Lightning #19517).
-            fake = self.generator(self.noise(n)).detach()
-            real_scores, fake_scores = self.critic(real), self.critic(fake)
+            fake = self(self.noise(n), labels).detach()
+            real_scores, fake_scores = self.critic(real, labels), self.critic(fake, labels)
             loss_d = self.discriminator_loss(real_scores, fake_scores)
-            penalty = self.penalty(real, fake)
+            penalty = self.penalty(real, fake) if labels is None else self.penalty(real, fake, labels)
             if penalty is not None:
                 loss_d = loss_d + penalty
             opt_d.zero_grad(set_to_none=True)
@@ -179,9 +220,9 @@ class GANModule(L.LightningModule):
             return
 
         with self.toggled_optimizer(opt_g):
-            fake_scores_g = self.critic(self.generator(self.noise(n)))
+            fake_scores_g = self.critic(self(self.noise(n), labels), labels)
             if self.objective.loss.pairs:  # relativistic: fakes are scored against real images
-                loss_g = self.generator_loss(fake_scores_g, self.critic(real))
+                loss_g = self.generator_loss(fake_scores_g, self.critic(real, labels))
             else:  # (a variant's own generator_loss may take the fake scores only)
                 loss_g = self.generator_loss(fake_scores_g)
             opt_g.zero_grad(set_to_none=True)
@@ -250,7 +291,7 @@ class GANModule(L.LightningModule):
                     norm.reset_running_stats()
                     norm.momentum = None  # a plain average over the batches below
                 for _ in range(batches):
-                    self.generator_ema(self.noise(batch_size))
+                    with_labels(self.generator_ema, self.noise(batch_size), self.class_labels(batch_size))
                 for norm, momentum in zip(norms, momenta):
                     norm.momentum = momentum
                 self.generator_ema.train(was_training)
@@ -296,23 +337,26 @@ class GANModule(L.LightningModule):
         return self.generator_ema if self.generator_ema is not None else self.generator
 
     @torch.no_grad()
-    def sample(self, n: int | None = None, noise: Tensor | None = None) -> Tensor:
+    def sample(self, n: int | None = None, noise: Tensor | None = None, labels: Tensor | int | None = None) -> Tensor:
         """`n` images (or one per row of `noise`) in [-1, 1], shaped like the data, on self.device.
 
-        Uses the EMA generator when it is on. G runs in eval mode (BatchNorm uses its running
-        statistics), so a sample does not depend on the other images drawn with it.
+        A conditional module draws class `labels` (n class indices, or one int for all n;
+        uniformly random classes when None). Uses the EMA generator when it is on. G runs in
+        eval mode (BatchNorm uses its running statistics), so a sample does not depend on the
+        other images drawn with it.
         """
         if noise is None:
             if n is None or n < 1:
                 raise ValueError(f"sample() needs a positive n or a noise tensor, got n={n}.")
             noise = self.noise(n)
+        labels = self.class_labels(noise.shape[0], labels)
         if getattr(self, "_ema_statistics_stale", False):
             self.refresh_ema_statistics()
         generator = self.sampling_generator
         was_training = generator.training
         generator.eval()
         try:
-            return generator(noise.to(self.device))
+            return with_labels(generator, noise.to(self.device), labels)
         finally:
             generator.train(was_training)
 

@@ -6,10 +6,12 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_lightning.errors import ConfigError
+from gan_lightning.nets.conditional import ConditionalGenerator, ProjectionDiscriminator
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.nets.mlp import MLPDiscriminator, MLPGenerator
 
-__all__ = ["build_nets", "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator"]
+__all__ = ["build_nets", "ConditionalGenerator", "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator",
+           "MLPDiscriminator", "ProjectionDiscriminator"]
 
 # net name -> (G class, D class, {config key: G argument}, {config key: D argument})
 NETS = {
@@ -20,12 +22,14 @@ NETS = {
 
 
 def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
-               critic_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
+               critic_norm: str = "batch", num_classes: int | None = None) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) for a `net` config such as {"name": "dcgan", "g_features": 64}.
 
     `critic_norm` is the variant's choice of normalisation in a conv critic (WGAN-GP forbids
     BatchNorm there); the MLP critic has no normalisation to choose. `spectral_norm: true`
     (any net) divides each of D's weights by its largest singular value (Miyato et al. 2018).
+    With `num_classes`, G reads a class embedding (as wide as z) beside z and D is a
+    projection discriminator (nets/conditional.py); both then take (input, labels).
     """
     options = dict(net)
     name = options.pop("name", None)
@@ -42,8 +46,12 @@ def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
     d_kwargs = {arg: options[key] for key, arg in d_keys.items() if key in options}
     if d_class is DCGANDiscriminator:
         d_kwargs["norm"] = critic_norm
-    generator, discriminator = g_class(latent_dim, image_shape, **g_kwargs), d_class(image_shape, **d_kwargs)
-    if spectral:
-        for layer in [m for m in discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]:
+    g_inputs = latent_dim if num_classes is None else 2 * latent_dim
+    generator, discriminator = g_class(g_inputs, image_shape, **g_kwargs), d_class(image_shape, **d_kwargs)
+    if num_classes is not None:
+        generator = ConditionalGenerator(generator, num_classes, latent_dim)
+        discriminator = ProjectionDiscriminator(discriminator, num_classes)
+    if spectral:  # the projection's class embedding too, as in Miyato & Koyama
+        for layer in [m for m in discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.Embedding))]:
             spectral_norm(layer)
     return generator, discriminator

@@ -78,6 +78,7 @@ class DCGANDiscriminator(nn.Module):
     """Strided convs with LeakyReLU(0.2); `norm` is the hidden layers' normalisation.
 
     The first layer has no normalisation (as in the paper); "none" gives the convs a bias.
+    `features(x)` is the last hidden feature map; `head`, a conv over all of it, scores it.
     """
 
     def __init__(self, image_shape: Sequence[int], features: int = 64, norm: str = "batch"):
@@ -101,6 +102,14 @@ class DCGANDiscriminator(nn.Module):
         layers.append(nn.Conv2d(width, 1, start, 1, 0, bias=bias))
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
+        self.feature_dim = width * start * start  # of features(x), flattened: the head reads all of it
+
+    @property
+    def head(self) -> nn.Module:
+        return self.net[-1]
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.net[:-1](x)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).view(-1)
+        return self.head(self.features(x)).view(-1)

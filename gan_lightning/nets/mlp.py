@@ -32,7 +32,7 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """Image -> hidden layers (LeakyReLU) -> one raw score per image (no Sigmoid)."""
+    """Image -> hidden layers (LeakyReLU) = features -> one raw score per image (no Sigmoid)."""
 
     def __init__(self, image_shape: Sequence[int], hidden: Sequence[int] = (512, 256)):
         super().__init__()
@@ -43,6 +43,14 @@ class MLPDiscriminator(nn.Module):
             width = size
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+        self.feature_dim = width  # of features(x), which the last layer (head) scores
+
+    @property
+    def head(self) -> nn.Module:
+        return self.net[-1]
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.net[:-1](x)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).view(-1)
+        return self.head(self.features(x)).view(-1)

@@ -1,0 +1,50 @@
+"""Class conditioning for any pair of nets: G reads a class embedding beside z, D projects.
+
+G: the label's learned embedding is concatenated with z (the standard conditional input of
+an MLP or DCGAN generator, Mirza & Osindero 2014), so the wrapped G is built for
+latent_dim + embedding inputs. D: a projection discriminator (Miyato & Koyama 2018),
+
+    D(x, y) = head(phi(x)) + <embed(y), phi(x)>
+
+with phi(x) D's last hidden features (flattened) and head its last, linear layer: the
+unconditional score plus the inner product of the class embedding with the features.
+"""
+
+import torch
+from torch import Tensor, nn
+
+
+class ConditionalGenerator(nn.Module):
+    def __init__(self, generator: nn.Module, num_classes: int, embed_dim: int):
+        super().__init__()
+        self.net = generator
+        self.embed = nn.Embedding(num_classes, embed_dim)
+
+    def forward(self, z: Tensor, labels: Tensor) -> Tensor:
+        return self.net(torch.cat([z, self.embed(labels)], dim=1))
+
+
+class ProjectionDiscriminator(nn.Module):
+    """Wraps a D that has `features(x)`, `head` and `feature_dim` (the project's MLP and DCGAN critics)."""
+
+    def __init__(self, discriminator: nn.Module, num_classes: int):
+        super().__init__()
+        self.net = discriminator
+        self.embed = nn.Embedding(num_classes, discriminator.feature_dim)
+        nn.init.xavier_uniform_(self.embed.weight)  # as in Miyato's code (and never all zero: spectral norm divides)
+
+    def forward(self, x: Tensor, labels: Tensor) -> Tensor:
+        features = self.net.features(x)
+        score = self.net.head(features).view(-1)
+        return score + (self.embed(labels) * features.flatten(1)).sum(1)
+
+
+def with_labels(net: nn.Module, inputs: Tensor, labels: Tensor | None) -> Tensor:
+    """net(inputs), or net(inputs, labels) for a conditional net."""
+    return net(inputs) if labels is None else net(inputs, labels)
+
+
+def per_class(noise: Tensor, classes: int) -> tuple[Tensor, Tensor]:
+    """(noise, labels) for a grid with one row per class, each row the same `noise` vectors."""
+    labels = torch.arange(classes, device=noise.device).repeat_interleave(noise.shape[0])
+    return noise.repeat(classes, 1), labels
