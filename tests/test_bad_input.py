@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from conftest import make_mixed_folder, run_cli
+from conftest import make_fake_celeba, make_mixed_folder, run_cli
 
 QUICK = ("trainer.max_epochs=1", "trainer.limit_train_batches=2", "callbacks.metrics.feature=null",
          "trainer.enable_progress_bar=false")
@@ -66,6 +66,12 @@ CASES = {
     "policy word": (lambda t, run: ["augment=diffaugment", "augment.policy=[color,flip]"],
                     "augment.policy=[color,flip] has unknown word 'flip': use a list of color, translation, cutout"),
     "clip with a penalty": (lambda t, run: ["reg=[clip,gp]"], "reg=clip cannot be combined with gp"),
+    "conditional not a bool": (lambda t, run: ["conditional=yes"], "conditional='yes' must be true or false."),
+    "conditional unsorted folder": (lambda t, run: ["model=dcgan", "data=folder", f"data.root={_images(t / 'flat')}",
+                                                    "data.image_size=32", "conditional=true"],
+                                    "conditional=true needs the images of data.root="),
+    "conditional celeba": (lambda t, run: ["data=celeba", f"data.root={make_fake_celeba(t)}", "conditional=true"],
+                           "CelebA has no class labels here"),
 }
 # Refused while reading the command line, before Hydra makes a run directory (so no train.log).
 BEFORE_HYDRA = {"not a run directory", "unknown loss", "unknown reg in a list", "unknown augment"}

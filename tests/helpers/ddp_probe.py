@@ -14,10 +14,11 @@ class RankProbe(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.noise is None:  # after the module's on_train_start, as the training loop sees it
             self.noise = pl_module.noise(4).cpu()
+            self.labelled = isinstance(batch, (tuple, list))  # (images, labels) with conditional=true
 
     def on_train_end(self, trainer, pl_module):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         params = {k: v.detach().cpu() for k, v in pl_module.named_parameters()}
-        torch.save({"params": params, "noise": self.noise, "world_size": trainer.world_size,
+        torch.save({"params": params, "noise": self.noise, "labelled": self.labelled, "world_size": trainer.world_size,
                     "critic_steps": pl_module.critic_steps, "generator_steps": pl_module.generator_steps},
                    self.dirpath / f"rank{trainer.global_rank}.pt")
