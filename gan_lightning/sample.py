@@ -106,15 +106,10 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def run(args: dict) -> Path:
-    device = resolve_device(args["device"])
-    generator, hparams = load_generator(args["ckpt"], args["ema"], device)
-    if args["seed"] is not None:
-        torch.manual_seed(args["seed"])
-    latent_dim, out = hparams["latent_dim"], Path(args["out"])
-    if out.suffix.lower() not in (".npz", ".png", ".jpg", ".jpeg"):
-        raise ConfigError(f"out={out} must end in .png, .jpg (an image grid) or .npz (an array of images).")
-    label, classes = class_index(args["label"], hparams, args["ckpt"]), hparams.get("num_classes")
+def inputs(args: dict, hparams: dict, device: str) -> tuple[Tensor, Tensor | None, int]:
+    """(noise, class labels or None, grid columns) for what `args` ask of this checkpoint."""
+    latent_dim, classes = hparams["latent_dim"], hparams.get("num_classes")
+    label = class_index(args["label"], hparams, args["ckpt"])
 
     def class_labels(n: int) -> Tensor | None:  # the label asked for, else uniformly random classes
         if classes is None:
@@ -125,15 +120,24 @@ def run(args: dict) -> Path:
         ends = torch.randn(2, args["rows"], latent_dim, device=device)
         noise = slerp(ends[0], ends[1], torch.linspace(0, 1, args["steps"], device=device)).flatten(0, 1)
         labels = class_labels(args["rows"])
-        labels = None if labels is None else labels.repeat_interleave(args["steps"])
-        nrow = args["steps"]
-    elif classes is not None and label is None and out.suffix.lower() != ".npz":  # one row per class
-        nrow = args["nrow"] or CLASS_GRID_COLUMNS
-        noise, labels = per_class(torch.randn(nrow, latent_dim, device=device), classes)
+        return noise, None if labels is None else labels.repeat_interleave(args["steps"]), args["steps"]
+    if classes is not None and label is None and not args["out"].lower().endswith(".npz"):  # one row per class
+        columns = args["nrow"] or CLASS_GRID_COLUMNS
         print("rows, top to bottom: " + ", ".join(f"{k}: {name}" for k, name in enumerate(hparams["class_names"])))
-    else:
-        noise, labels = torch.randn(args["n"], latent_dim, device=device), class_labels(args["n"])
-        nrow = args["nrow"] or math.ceil(math.sqrt(args["n"]))
+        return *per_class(torch.randn(columns, latent_dim, device=device), classes), columns
+    noise = torch.randn(args["n"], latent_dim, device=device)
+    return noise, class_labels(args["n"]), args["nrow"] or math.ceil(math.sqrt(args["n"]))
+
+
+def run(args: dict) -> Path:
+    device = resolve_device(args["device"])
+    generator, hparams = load_generator(args["ckpt"], args["ema"], device)
+    if args["seed"] is not None:
+        torch.manual_seed(args["seed"])
+    out = Path(args["out"])
+    if out.suffix.lower() not in (".npz", ".png", ".jpg", ".jpeg"):
+        raise ConfigError(f"out={out} must end in .png, .jpg (an image grid) or .npz (an array of images).")
+    noise, labels, nrow = inputs(args, hparams, device)
     images = generate(generator, noise, args["batch_size"], labels)  # in [-1, 1]
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

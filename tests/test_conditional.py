@@ -67,14 +67,18 @@ def test_projection_score_is_the_unconditional_score_plus_embedding_dot_features
     (WGANGP, {}),
     (RpGAN, {}),
 ])
-def test_every_loss_and_penalty_trains_both_embeddings(cls, overrides):
+def test_every_loss_and_penalty_trains_the_class_weights_of_both_nets(cls, overrides):
     model = conditional(cls, {**DCGAN_SMALL, "spectral_norm": cls is GAN}, **overrides)
-    g_embed = model.generator.embed.weight.detach().clone()
-    d_embed = model.discriminator.embed.parametrizations.weight.original.detach().clone() \
-        if cls is GAN else model.discriminator.embed.weight.detach().clone()
+
+    def class_weights():  # G's first-layer weights on the one-hot inputs; D's projection embedding
+        embed = model.discriminator.embed
+        d_weight = embed.parametrizations.weight.original if cls is GAN else embed.weight
+        return model.generator.net.net[0].weight[8:].detach().clone(), d_weight.detach().clone()
+
+    before = class_weights()
+    assert before[0].shape[0] == CLASSES
     fit(model, batches=5, datamodule=labelled_data())
-    d_now = model.discriminator.embed.parametrizations.weight.original if cls is GAN else model.discriminator.embed.weight
-    assert not torch.equal(model.generator.embed.weight, g_embed) and not torch.equal(d_now, d_embed)
+    assert all(not torch.equal(now, then) for now, then in zip(class_weights(), before))
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert model._penalty_values.keys() == {p.name for p in model.objective.penalties}
 

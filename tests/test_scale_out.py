@@ -53,9 +53,9 @@ def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monke
         assert (rank["critic_steps"], rank["generator_steps"]) == (6, 6 // n_critic)
     # gradients were all-reduced for both nets: identical weights on both ranks...
     assert ranks[0]["params"].keys() == ranks[1]["params"].keys()
-    if model == "rpgan":  # labelled batches, and both class embeddings trained in sync
+    if model == "rpgan":  # labelled batches, and the projection's class embedding trained in sync
         assert all(rank["labelled"] for rank in ranks)
-        assert {"generator.embed.weight", "discriminator.embed.parametrizations.weight.original"} <= ranks[0]["params"].keys()
+        assert "discriminator.embed.parametrizations.weight.original" in ranks[0]["params"]
     assert all(torch.equal(ranks[0]["params"][k], ranks[1]["params"][k]) for k in ranks[0]["params"])
     # ...while each rank drew its own noise
     assert not torch.allclose(ranks[0]["noise"], ranks[1]["noise"])

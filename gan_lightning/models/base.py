@@ -208,6 +208,7 @@ class GANModule(L.LightningModule):
             fake = self(self.noise(n), labels).detach()
             real_scores, fake_scores = self.critic(real, labels), self.critic(fake, labels)
             loss_d = self.discriminator_loss(real_scores, fake_scores)
+            # (labels only when conditional: a variant's own penalty(real, fake) keeps working)
             penalty = self.penalty(real, fake) if labels is None else self.penalty(real, fake, labels)
             if penalty is not None:
                 loss_d = loss_d + penalty

@@ -28,7 +28,7 @@ def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
     `critic_norm` is the variant's choice of normalisation in a conv critic (WGAN-GP forbids
     BatchNorm there); the MLP critic has no normalisation to choose. `spectral_norm: true`
     (any net) divides each of D's weights by its largest singular value (Miyato et al. 2018).
-    With `num_classes`, G reads a class embedding (as wide as z) beside z and D is a
+    With `num_classes`, G reads the one-hot label beside z and D is a
     projection discriminator (nets/conditional.py); both then take (input, labels).
     """
     options = dict(net)
@@ -46,10 +46,10 @@ def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
     d_kwargs = {arg: options[key] for key, arg in d_keys.items() if key in options}
     if d_class is DCGANDiscriminator:
         d_kwargs["norm"] = critic_norm
-    g_inputs = latent_dim if num_classes is None else 2 * latent_dim
+    g_inputs = latent_dim if num_classes is None else latent_dim + num_classes
     generator, discriminator = g_class(g_inputs, image_shape, **g_kwargs), d_class(image_shape, **d_kwargs)
     if num_classes is not None:
-        generator = ConditionalGenerator(generator, num_classes, latent_dim)
+        generator = ConditionalGenerator(generator, num_classes)
         discriminator = ProjectionDiscriminator(discriminator, num_classes)
     if spectral:  # the projection's class embedding too, as in Miyato & Koyama
         for layer in [m for m in discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.Embedding))]:
