@@ -19,9 +19,9 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from gan_lightning.data.mnist import DIGITS
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.features import build_extractor, resolve_feature
-from gan_lightning.data.mnist import DIGITS
 from gan_lightning.metrics.quality import QualityMeter
 
 log = logging.getLogger(__name__)
