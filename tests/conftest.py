@@ -101,6 +101,18 @@ def fit(model: L.LightningModule, batches: int, datamodule=None, **trainer_kwarg
     return trainer
 
 
+def older_checkpoint(model: L.LightningModule, path: Path, drop: tuple[str, ...], **add) -> dict:
+    """A checkpoint of `model` after 2 batches, saved at `path` as an older version wrote it:
+    without the hyperparameters `drop`, with the older ones `add`. Returns its contents."""
+    fit(model, batches=2).save_checkpoint(path)
+    checkpoint = torch.load(path, weights_only=True)
+    for key in drop:
+        del checkpoint["hyper_parameters"][key]
+    checkpoint["hyper_parameters"].update(add)
+    torch.save(checkpoint, path)
+    return checkpoint
+
+
 MLP = {"name": "mlp", "g_hidden": [32], "d_hidden": [32]}
 DCGAN_SMALL = {"name": "dcgan", "g_features": 8, "d_features": 8}
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import DCGAN_SMALL, MLP, fit, read_scalars, run_cli
+from conftest import DCGAN_SMALL, MLP, fit, older_checkpoint, read_scalars, run_cli
 from gan_lightning import losses, penalties
 from gan_lightning.augment import DiffAugment
 from gan_lightning.models import GAN, WGAN, WGANGP, RpGAN
@@ -129,15 +129,9 @@ def test_the_seed_presets_are_their_objectives():
 
 
 def test_a_checkpoint_from_before_reg_still_loads(tmp_path):
-    model = WGAN(image_shape=SHAPE, net=MLP, latent_dim=8)
-    trainer = fit(model, batches=2)
-    path = tmp_path / "old.ckpt"
-    trainer.save_checkpoint(path)
-    checkpoint = torch.load(path, weights_only=True)
-    for key in ("loss", "reg", "augment"):  # as a checkpoint written before this change
-        del checkpoint["hyper_parameters"][key]
-    checkpoint["hyper_parameters"]["clip_value"] = 0.02
-    torch.save(checkpoint, path)
+    path = tmp_path / "old.ckpt"  # as a checkpoint written before this change
+    older_checkpoint(WGAN(image_shape=SHAPE, net=MLP, latent_dim=8), path, drop=("loss", "reg", "augment"),
+                     clip_value=0.02)
     loaded = WGAN.load_from_checkpoint(path, weights_only=True)
     assert loaded.objective.clip == 0.02 and loaded.sample(3).shape == (3, *SHAPE)
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from gan_lightning.data.mnist import DIGITS
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.features import build_extractor, resolve_feature
 from gan_lightning.metrics.quality import QualityMeter
@@ -102,12 +101,9 @@ class QualityMetrics(L.Callback):
             torch.manual_seed(self.seed)
             if self.meter.real_count == 0:  # real statistics: once per run
                 self.meter.add_real(trainer.datamodule.real_images(self.num_samples, seed=self.seed))
-            labels = None
-            if pl_module.conditional:
-                frequencies = trainer.datamodule.class_frequencies().float().cpu()
-                labels = torch.multinomial(frequencies, self.num_samples, replacement=True)
+            labels = trainer.datamodule.draw_labels(self.num_samples) if pl_module.conditional else None
             values = self.meter.measure(pl_module.sample, self.num_samples, labels,
-                                        labels_are_digits=pl_module.hparams.get("class_names") == DIGITS)
+                                        pl_module.hparams.get("class_names"))
         self.best = min(self.best, values["val/fid"])
         values.update({"val/fid_best": self.best, "hp_metric": self.best,
                        "val/eval_seconds": time.perf_counter() - start})

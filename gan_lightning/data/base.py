@@ -24,6 +24,11 @@ def to_uint8(images: Tensor) -> Tensor:
     return images.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
 
 
+def class_shares(labels: Tensor, classes: int) -> Tensor:
+    """Each class's share of `labels` (float64, on the CPU)."""
+    return torch.bincount(labels.cpu(), minlength=classes).double() / len(labels)
+
+
 class ImageTensorDataset(Dataset):
     """Indexable view of a (N, C, H, W) uint8 tensor (and its (N,) labels, when given);
     `__getitems__` fetches a batch at once."""
@@ -122,8 +127,13 @@ class InMemoryImageDataModule(L.LightningDataModule):
         return names
 
     def class_frequencies(self) -> Tensor:
-        """Each class's share of the training images (what conditional samples for FID follow)."""
-        return torch.bincount(self.labels, minlength=len(self.class_names())).double() / len(self.labels)
+        """Each class's share of the training images."""
+        return class_shares(self.labels, len(self.class_names()))
+
+    def draw_labels(self, n: int) -> Tensor:
+        """`n` class labels drawn with the data's class frequencies: what conditional samples that
+        are compared with the data (FID, KID) are asked to draw."""
+        return torch.multinomial(self.class_frequencies().float(), n, replacement=True)
 
     def setup(self, stage: str | None = None) -> None:
         if self.images is not None:

@@ -16,6 +16,7 @@ epochs and runs skip decoding entirely (served like MNIST, from memory).
 import hashlib
 import logging
 import os
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from gan_lightning.data.base import InMemoryImageDataModule, to_signed_unit
+from gan_lightning.data.base import InMemoryImageDataModule, class_shares, to_signed_unit
 from gan_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,6 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         self.unreadable: set[str] = set()
         self.file_labels: Tensor | None = None  # each file's class, when conditional
         self.cached_files: Tensor | None = None  # with cache=true: the file index of each cached image
-        self._classes_found: tuple[list[str], Tensor] | None = None
         self._ready = False
 
     def list_files(self) -> list[Path]:
@@ -138,18 +138,14 @@ class ImageFolderDataModule(InMemoryImageDataModule):
     # ---- classes: one per first-level subfolder ------------------------------------------
 
     def class_names(self) -> list[str]:
-        return self._classes()[0]
+        return self._classes[0]
 
+    @cached_property
     def _classes(self) -> tuple[list[str], Tensor]:
         """(sorted class names, each file's class), or a ConfigError saying how to sort the folder."""
-        if self._classes_found is None:
-            self._classes_found = self._find_classes()
-        return self._classes_found
-
-    def _find_classes(self) -> tuple[list[str], Tensor]:
         self.files = self.files or self.list_files()
-        folders = [path.relative_to(self.root).parts[0] if len(path.relative_to(self.root).parts) > 1 else None
-                   for path in self.files]
+        parts = [path.relative_to(self.root).parts for path in self.files]
+        folders = [part[0] if len(part) > 1 else None for part in parts]
         loose = folders.count(None)
         names = sorted(set(folders) - {None})
         if len(names) < 2:
@@ -174,10 +170,8 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         return self.file_labels[self.cached_files]  # the classes of the cached (readable) images
 
     def class_frequencies(self) -> Tensor:
-        if self.labels is not None:  # cache=true: the readable images' classes
-            return super().class_frequencies()
-        labels = self.file_labels.cpu()
-        return torch.bincount(labels, minlength=len(self.class_names())).double() / len(labels)
+        # cache=true: the readable images' classes; streaming: each file's
+        return class_shares(self.file_labels if self.labels is None else self.labels, len(self.class_names()))
 
     # ---- setup: decode once into memory (cache) or stream from disk --------------------
 
@@ -186,7 +180,7 @@ class ImageFolderDataModule(InMemoryImageDataModule):
             return
         self.files = self.files or self.list_files()
         if self.conditional:
-            self.file_labels = self._classes()[1]
+            self.file_labels = self._classes[1]
         if self.cache:
             super().setup(stage)  # -> load_images(): the cached uint8 tensor
         elif len(self.files) < self.batch_size:

@@ -5,7 +5,6 @@ from pathlib import Path
 import torch
 
 from gan_lightning.checkpoint import load_generator
-from gan_lightning.data.mnist import DIGITS
 from gan_lightning.metrics.features import build_extractor, resolve_feature
 from gan_lightning.metrics.quality import QualityMeter
 from gan_lightning.nets.conditional import with_labels
@@ -34,7 +33,5 @@ def evaluate_checkpoint(ckpt: str | Path, datamodule, feature: str = "auto", cla
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         meter.add_real(datamodule.real_images(num_samples, seed=seed))
-        labels = None
-        if conditional:
-            labels = torch.multinomial(datamodule.class_frequencies().float(), num_samples, replacement=True)
-        return meter.measure(draw, num_samples, labels, labels_are_digits=hparams.get("class_names") == DIGITS)
+        labels = datamodule.draw_labels(num_samples) if conditional else None
+        return meter.measure(draw, num_samples, labels, hparams.get("class_names"))

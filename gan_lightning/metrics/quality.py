@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_lightning.data import to_signed_unit
+from gan_lightning.data.mnist import DIGITS
 from gan_lightning.metrics.features import build_metrics
 
 # A digit "appears" in the samples when it gets at least a quarter of its fair share of the
@@ -39,11 +40,12 @@ class QualityMeter:
 
     @torch.no_grad()
     def measure(self, sample: Callable[..., Tensor], num_samples: int, labels: Tensor | None = None,
-                labels_are_digits: bool = False) -> dict[str, float]:
+                class_names: list[str] | None = None) -> dict[str, float]:
         """FID, KID (mean, std) and, with a classifier, class coverage and score of
         `num_samples` images from `sample(n)` (in [-1, 1]), or from `sample(n, labels=...)` for
-        the given class `labels` (conditional); the real statistics stay. When the labels are
-        the classifier's digits, also `val/class_accuracy`: how often it sees the digit asked for."""
+        the given class `labels` (conditional); the real statistics stay. When the classes
+        (`class_names`) are the classifier's digits, also `val/class_accuracy`: how often it
+        sees the digit asked for."""
         probabilities = []
         for start in range(0, num_samples, self.batch_size):
             count = min(self.batch_size, num_samples - start)
@@ -61,7 +63,7 @@ class QualityMeter:
         if probabilities:
             probabilities = torch.cat(probabilities)
             values.update(digit_statistics(probabilities))
-            if labels is not None and labels_are_digits:
+            if labels is not None and class_names == DIGITS:
                 values["val/class_accuracy"] = float((probabilities.argmax(1) == labels.to(probabilities.device))
                                                      .float().mean())
         return values
