@@ -20,7 +20,6 @@ from torchvision.datasets import MNIST
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import write_mnist_idx  # noqa: E402
-
 from gan_lightning.data import MNIST5kDataModule, MNISTDataModule  # noqa: E402
 
 BATCH = 64

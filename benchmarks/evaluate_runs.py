@@ -10,7 +10,7 @@ import argparse
 import json
 
 from gan_lightning.metrics import evaluate_checkpoint
-from gan_lightning.runs import RunDir
+from gan_lightning.run.directory import RunDir
 
 
 def main() -> None:

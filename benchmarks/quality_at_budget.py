@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from gan_lightning.metrics import evaluate_checkpoint
-from gan_lightning.runs import RunDir
+from gan_lightning.run.directory import RunDir
 
 SMALL = ["net.g_features=32", "net.d_features=32"]
 CANDIDATES = {

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from gan_lightning.runs import read_scalars
+from gan_lightning.run.directory import read_scalars
 
 RUNS = {
     "gan": ["model=gan"],

@@ -9,9 +9,13 @@ class TensorBoardLogger(LightningTensorBoardLogger):
     """Lightning's TensorBoardLogger, except that the hparams tab learns of `hp_metric` without
     a -1 point at step 0 (Lightning's default_hp_metric): every hp_metric point is a real value.
 
-    Extra keyword arguments go to SummaryWriter; a resumed run passes `purge_step`, so points a
-    killed run logged after its last checkpoint are hidden instead of drawn twice.
+    Extra keyword arguments go to SummaryWriter.
     """
+
+    def continue_after(self, step: int) -> None:
+        """A resumed run: points a killed run logged after `step` (its checkpoint's) are hidden
+        instead of drawn twice (SummaryWriter's purge_step; call before the first point)."""
+        self._kwargs["purge_step"] = step + 1
 
     @rank_zero_only
     def log_hyperparams(self, params, metrics=None, step=None) -> None:

@@ -24,10 +24,10 @@ import torch
 from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
-from gan_lightning.checkpoint import load_generator
 from gan_lightning.data import to_uint8
-from gan_lightning.errors import ConfigError, one_line_errors
 from gan_lightning.nets.conditional import per_class, with_labels
+from gan_lightning.run.errors import ConfigError, one_line_errors
+from gan_lightning.run.read_checkpoint import load_generator
 
 DEFAULTS = {"ckpt": None, "n": 64, "out": "samples.png", "seed": None, "mode": "grid", "rows": 8, "steps": 10,
             "nrow": None, "ema": True, "device": "auto", "batch_size": 500, "label": None}

@@ -1,10 +1,13 @@
 import atexit
+import contextlib
+import io
 import os
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -12,9 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from gan_lightning import runs
 from gan_lightning.data import InMemoryImageDataModule
-
+from gan_lightning.run import directory as runs
 
 _CLASSIFIER: list[tuple[Path, float]] = []
 
@@ -32,23 +34,93 @@ def session_classifier() -> tuple[Path, float]:
     return _CLASSIFIER[0]
 
 
-def run_cli(*overrides: str, cwd: Path, check: bool = True, module: str = "gan_lightning") -> subprocess.CompletedProcess:
-    """`python -m gan_lightning <overrides>` as a user runs it, from `cwd`.
+@dataclass
+class Finished:
+    """What a command left behind, as subprocess.CompletedProcess reports it."""
+    returncode: int
+    stdout: str
+    stderr: str
 
-    `cwd`'s data root gets the session's digit classifier, as a user's has after the first
-    run trained it (the metrics callback would otherwise train it again in every test).
-    """
+
+# `python -m <module>` -> the function it runs
+ENTRY_POINTS = {"gan_lightning": "gan_lightning.train:main", "gan_lightning.sample": "gan_lightning.sample:main"}
+
+
+def _give_classifier(cwd: Path) -> None:
+    """`cwd`'s data root gets the session's digit classifier, as a user's has after the first
+    run trained it (the metrics callback would otherwise train it again in every test)."""
     classifiers = Path(cwd) / "data" / "classifiers"
     if not classifiers.exists():
         classifiers.mkdir(parents=True)
         for name in ("mnist5k", "mnist"):
             shutil.copy(session_classifier()[0], classifiers / f"{name}.pt")
+
+
+def run_cli(*overrides: str, cwd: Path, check: bool = True, module: str = "gan_lightning",
+            process: bool = False) -> Finished:
+    """`python -m gan_lightning <overrides>` (or `module`) as a user runs it, from `cwd`.
+
+    In this process by default: the entry point's own function with sys.argv, the working
+    directory, stdout and stderr as a user's shell gives them, its exit code from SystemExit,
+    and everything it changes in the process (logging, environment, warnings filters) put back
+    afterwards. `process=True` starts a real `python -m` (signals, exit codes of a process,
+    DDP children, the installed package): each start pays ~5 s of imports.
+    """
+    _give_classifier(cwd)
+    runner = _run_subprocess if process else _run_in_process
+    finished = runner(module, list(overrides), Path(cwd))
+    if check and finished.returncode != 0:
+        raise AssertionError(f"exit {finished.returncode}\nSTDOUT:\n{finished.stdout[-3000:]}\n"
+                             f"STDERR:\n{finished.stderr[-3000:]}")
+    return finished
+
+
+def _run_subprocess(module: str, overrides: list[str], cwd: Path) -> Finished:
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run([sys.executable, "-m", module, *overrides], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-3000:]}")
-    return proc
+    return Finished(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _run_in_process(module: str, overrides: list[str], cwd: Path) -> Finished:
+    import importlib
+    import logging
+    import traceback
+    import warnings
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    module_name, function = ENTRY_POINTS[module].split(":")
+    entry = getattr(importlib.import_module(module_name), function)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    saved = (os.getcwd(), sys.argv, dict(os.environ), list(root.handlers), root.level)
+    code = 0
+    os.environ["HYDRA_FULL_ERROR"] = "0"
+    try:
+        os.chdir(cwd)
+        sys.argv = [module, *overrides]
+        with warnings.catch_warnings(), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            warnings.simplefilter("ignore")
+            try:
+                entry()
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            except BaseException:  # what a user would see: a traceback on stderr, exit 1
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(saved[0])
+        sys.argv = saved[1]
+        os.environ.clear()
+        os.environ.update(saved[2])
+        for handler in root.handlers:
+            if handler not in saved[3]:
+                handler.close()
+        root.handlers[:] = saved[3]
+        root.setLevel(saved[4])
+        GlobalHydra.instance().clear()
+    return Finished(code, stdout.getvalue(), stderr.getvalue())
 
 
 def read_scalars(log_dir: Path) -> dict:

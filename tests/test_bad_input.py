@@ -30,8 +30,8 @@ def _bad_checkpoints(root, dcgan_run):
 
 
 def _images(root, n=20):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -152,7 +152,7 @@ def test_the_slurm_launcher_sends_lightnings_requeue_signal():
     from hydra import compose, initialize_config_module
     from lightning.fabric.plugins.environments import SLURMEnvironment
 
-    from gan_lightning.callbacks.checkpoint import STOP_SIGNALS
+    from gan_lightning.run.signals import STOP_SIGNALS
 
     with initialize_config_module("gan_lightning.conf", version_base="1.3"):
         cfg = compose("config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
@@ -160,3 +160,12 @@ def test_the_slurm_launcher_sends_lightnings_requeue_signal():
     assert getattr(signal, f"SIG{signal_name}") == SLURMEnvironment().requeue_signal == signal.SIGUSR1
     assert int(seconds) > 0
     assert signal.SIGUSR1 not in STOP_SIGNALS  # the run's own handlers leave Lightning's requeue alone
+
+
+@pytest.mark.slow  # the exit code and stderr of a real `python -m gan_lightning` process
+def test_a_refusal_from_a_real_process_is_one_line_and_exit_code_2(tmp_path):
+    proc = run_cli("model.lr=fast", *QUICK, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path, check=False,
+                   process=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == ["gan_lightning: model.lr='fast' is not a number: set it to one, "
+                                                "e.g. model.lr=0.0002."]

@@ -8,12 +8,12 @@ import yaml
 from PIL import Image
 
 from conftest import DCGAN_SMALL, MLP, RandomImages, fit, older_checkpoint, read_scalars, run_cli
-from gan_lightning.checkpoint import check_resumable
 from gan_lightning.data import ImageFolderDataModule, MNIST5kDataModule
-from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.quality import QualityMeter
 from gan_lightning.models import DCGAN, GAN, WGANGP, RpGAN
 from gan_lightning.nets import build_nets
+from gan_lightning.run.errors import ConfigError
+from gan_lightning.run.read_checkpoint import check_resumable
 
 SHAPE = (1, 28, 28)
 CLASSES = 3

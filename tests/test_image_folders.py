@@ -7,8 +7,8 @@ from PIL import Image
 
 from conftest import make_fake_celeba, make_mixed_folder, run_cli
 from gan_lightning.data import CelebADataModule, ImageFolderDataModule
-from gan_lightning.data.folder import load_image
-from gan_lightning.errors import ConfigError
+from gan_lightning.data.image_files import load_image
+from gan_lightning.run.errors import ConfigError
 
 GOOD = 20 + 2  # make_mixed_folder: 20 good files + the RGBA and grayscale ones
 
@@ -91,7 +91,8 @@ def test_cache_decodes_once_and_later_runs_skip_decoding(tmp_path, monkeypatch):
     assert first.images.shape == (GOOD, 3, 32, 32) and first.images.dtype == torch.uint8
     assert len(list((tmp_path / "c").glob("*.pt"))) == 1 and len(first.unreadable) == 2
 
-    import gan_lightning.data.folder as folder
+    from gan_lightning.data import folder, image_files
+    monkeypatch.setattr(image_files, "load_image", lambda *a: pytest.fail("decoded although cached"))
     monkeypatch.setattr(folder, "load_image", lambda *a: pytest.fail("decoded although cached"))
     second = ImageFolderDataModule(**kwargs)
     second.setup("fit")

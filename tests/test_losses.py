@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lightning import losses, penalties
+from gan_lightning.objective import losses, penalties
 
 
 def test_bce_losses_at_an_undecided_discriminator():

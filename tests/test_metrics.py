@@ -9,11 +9,11 @@ from PIL import Image
 
 from conftest import MLP, fit, run_cli
 from gan_lightning.data import MNIST5kDataModule, to_signed_unit
-from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import QualityMeter
 from gan_lightning.metrics.classifier import load_classifier
 from gan_lightning.metrics.features import ClassifierExtractor, InceptionExtractor, build_extractor
 from gan_lightning.models import DCGAN, GAN
+from gan_lightning.run.errors import ConfigError
 
 RUN = ("trainer.max_epochs=1", "trainer.limit_train_batches=8", "trainer.enable_progress_bar=false",
        "callbacks.metrics.num_samples=128")
@@ -112,13 +112,13 @@ def test_ema_batchnorm_statistics_belong_to_the_averaged_weights():
     model = DCGAN(image_shape=[1, 28, 28], net={"name": "dcgan", "g_features": 8, "d_features": 8}, latent_dim=8,
                   ema_decay=0.9)
     fit(model, batches=6)
-    assert model._ema_statistics_stale
+    assert model.ema.stale
     rng_before = torch.get_rng_state()
     model.refresh_ema_statistics()
     assert torch.equal(torch.get_rng_state(), rng_before)  # training's random stream is left alone
-    model._ema_statistics_stale = True
+    model.ema.stale = True
     model.sample(4)  # reading the EMA refreshes its statistics
-    assert not model._ema_statistics_stale
+    assert not model.ema.stale
     first_norm = model.generator_ema.net[1]
     # what the EMA weights' first layer really produces, over plenty of noise
     with torch.no_grad():

@@ -5,8 +5,8 @@ import torch
 
 from conftest import DCGAN_SMALL, MLP, RandomImages, fit
 from gan_lightning.callbacks import GeneratorStepBudget
-from gan_lightning.errors import ConfigError
 from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP
+from gan_lightning.run.errors import ConfigError
 
 SHAPE = [1, 28, 28]
 

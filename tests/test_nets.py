@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lightning.errors import ConfigError
 from gan_lightning.nets import build_nets
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_layout
+from gan_lightning.run.errors import ConfigError
 
 
 def _layers(net, kind):

@@ -11,6 +11,7 @@ from conftest import run_cli
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
+@pytest.mark.slow  # a Jupyter kernel: a process of its own
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_executes_against_a_run(tmp_path, monkeypatch, path):
     run_dir = tmp_path / "outputs" / "runs" / "dcgan-mnist5k" / "tiny"

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from conftest import DCGAN_SMALL, MLP, fit, older_checkpoint, read_scalars, run_cli
-from gan_lightning import losses, penalties
-from gan_lightning.augment import DiffAugment
 from gan_lightning.models import GAN, WGAN, WGANGP, RpGAN
+from gan_lightning.objective import losses, penalties
+from gan_lightning.objective.augment import DiffAugment
 
 SHAPE = [1, 28, 28]
 
@@ -245,8 +245,8 @@ def test_each_model_config_names_its_objective(model, loss, regs):
 
 
 def test_a_run_from_before_spectral_norm_can_still_be_resumed():
-    from gan_lightning.checkpoint import check_resumable
-    from gan_lightning.errors import ConfigError
+    from gan_lightning.run.errors import ConfigError
+    from gan_lightning.run.read_checkpoint import check_resumable
 
     model = GAN(image_shape=SHAPE, net={**MLP, "spectral_norm": False}, latent_dim=8)
     stamp = {"variant": "GAN", "data": None}

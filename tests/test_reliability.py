@@ -19,8 +19,8 @@ import torch
 
 from conftest import MLP, RandomImages, fit, read_scalars, run_cli
 from gan_lightning.callbacks import RunCheckpoint
-from gan_lightning.errors import Diverged
 from gan_lightning.models import GAN
+from gan_lightning.run.errors import Diverged
 
 TINY = ("model=gan", "net.g_hidden=[32]", "net.d_hidden=[32]", "data.batch_size=16", "trainer.limit_train_batches=100",
         "callbacks.metrics.feature=null", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1")
@@ -74,6 +74,7 @@ def test_the_reference_run_has_one_point_per_step(reference):
     assert not (run_dir / ".lock").exists()  # a finished run releases its directory
 
 
+@pytest.mark.slow  # a real process, a real signal
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_saves_the_step_and_resume_by_run_directory_matches_the_uninterrupted_run(tmp_path, reference, signum):
     run_dir = tmp_path / "run"
@@ -123,6 +124,7 @@ def test_resume_refuses_changes_other_than_the_budget(reference, tmp_path):
     assert "not model.lr=0.1" in proc.stderr and "trainer.max_epochs" in proc.stderr
 
 
+@pytest.mark.slow  # the first run is a real process holding the lock
 def test_a_second_run_into_a_running_runs_directory_is_refused(tmp_path):
     run_dir = tmp_path / "run"
     first = start_cli(*TINY, "trainer.max_epochs=50", f"hydra.run.dir={run_dir}", cwd=tmp_path)

@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from conftest import MLP, fit, read_scalars, run_cli
-from gan_lightning.distributed import gan_strategy
 from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP, RpGAN
+from gan_lightning.run.distributed import gan_strategy
 
 HELPERS = Path(__file__).parent / "helpers"
 SHORT = ("trainer.max_epochs=1", "trainer.limit_train_batches=4", "callbacks.metrics.num_samples=128")
@@ -34,6 +34,7 @@ def test_lr_beta1_sweep_gives_four_runs_side_by_side(tmp_path):
     assert "it/s" not in proc.stdout + proc.stderr  # no progress bars flooding a sweep's output
 
 
+@pytest.mark.slow  # two real processes: Lightning's `ddp` relaunches the command line
 @pytest.mark.parametrize("model", ["gan", "wgan_gp", "rpgan"])
 def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(HELPERS))
@@ -45,7 +46,7 @@ def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monke
     run_cli(f"model={model}", *extra, "trainer=ddp_sim", "trainer.max_epochs=1", "trainer.limit_train_batches=6",
             "callbacks.metrics.num_samples=128",
             "+callbacks.probe._target_=ddp_probe.RankProbe", f"+callbacks.probe.dirpath={run_dir / 'probe'}",
-            f"hydra.run.dir={run_dir}", cwd=tmp_path)
+            f"hydra.run.dir={run_dir}", cwd=tmp_path, process=True)
     ranks = [torch.load(run_dir / "probe" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     n_critic = 5 if model == "wgan_gp" else 1
     for rank in ranks:
@@ -65,6 +66,7 @@ def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monke
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.slow  # ddp_spawn starts two processes per job
 def test_sweep_with_relaunching_ddp_is_refused_and_ddp_spawn_works(tmp_path):
     proc = run_cli("-m", "trainer=ddp_sim", "model.lr=1e-4,2e-4", *SHORT, f"hydra.sweep.dir={tmp_path / 's1'}",
                    cwd=tmp_path, check=False)
@@ -127,7 +129,7 @@ def test_a_skipped_fp16_step_keeps_the_schedule(tmp_path):
 
 
 def test_wgan_gp_hands_the_amp_scaler_to_the_penalty(monkeypatch):
-    from gan_lightning import penalties
+    from gan_lightning.objective import penalties
 
     seen = []
     monkeypatch.setitem(penalties.PENALTIES, "gp", (lambda *a, scaler=None: seen.append(scaler) or torch.tensor(0.0), 1.0))

@@ -1,79 +1,62 @@
-"""checkpoints/last.ckpt while the run runs, best.ckpt by FID, and a clean stop on SIGINT/SIGTERM.
+"""Writing checkpoints while the run runs: checkpoints/last.ckpt, best.ckpt by FID, and a clean
+stop on SIGINT/SIGTERM.
 
 last.ckpt is written after every epoch, every `every_n_minutes` and every
 `every_n_generator_steps` inside long epochs, and when a signal asks the run to stop; always
 to a temporary file first and then renamed, so a kill at any moment leaves a loadable
-last.ckpt at most one interval old. Each checkpoint carries what an exact resume needs
-beyond Lightning's own state: the random states (torch CPU and CUDA, numpy, python) and
-where in the epoch it was written (the datamodule's shuffle resumes from there).
+last.ckpt at most one interval old. Each checkpoint carries what an exact resume needs beyond
+Lightning's own state: the random states (run/random_states.py) and where in the epoch it was
+written (the datamodule's shuffle resumes from there). Reading checkpoints back is
+run/read_checkpoint.py's job; the signals' handling is run/signals.py's.
 """
 
-import logging
 import math
 import os
-import random
-import signal
-import threading
 import time
 import warnings
 from pathlib import Path
 
 import lightning as L
-import numpy as np
-import torch
 from lightning.pytorch.callbacks import Checkpoint
 
-from gan_lightning.errors import ConfigError, Diverged, RunStopped
-
-log = logging.getLogger(__name__)
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def random_states() -> dict:
-    """Every random stream a training step draws from, in a form torch.load(weights_only=True) reads."""
-    kind, keys, position, has_gauss, gauss = np.random.get_state()
-    version, python_state, gauss_next = random.getstate()
-    states = {"torch": torch.get_rng_state(),
-              "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
-                        "has_gauss": int(has_gauss), "gauss": float(gauss)},
-              "python": {"version": version, "state": list(python_state), "gauss_next": gauss_next}}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
+from gan_lightning.run.distributed import any_rank
+from gan_lightning.run.errors import ConfigError, Diverged, RunStopped
+from gan_lightning.run.random_states import random_states, restore_random_states
+from gan_lightning.run.signals import StopSignals
 
 
-def restore_random_states(states: dict) -> None:
-    torch.set_rng_state(states["torch"])
-    numpy = states["numpy"]
-    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"],
-                         numpy["has_gauss"], numpy["gauss"]))
-    python = states["python"]
-    random.setstate((python["version"], tuple(python["state"]), python["gauss_next"]))
-    if "cuda" in states and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(states["cuda"])
+class SaveInterval:
+    """Whether last.ckpt is due inside an epoch: `minutes` or `generator_steps` since the last save."""
+
+    def __init__(self, minutes: float | None, generator_steps: int | None):
+        for key, value in (("every_n_minutes", minutes), ("every_n_generator_steps", generator_steps)):
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"callbacks.checkpoint.{key}={value!r} must be a positive number or null (off).")
+        self.seconds = None if minutes is None else 60.0 * minutes
+        self.generator_steps = generator_steps
+        self.saved_at, self.steps_at_save = time.monotonic(), 0
+
+    def due(self, generator_steps: int) -> bool:
+        return ((self.seconds is not None and time.monotonic() - self.saved_at >= self.seconds)
+                or (self.generator_steps is not None and generator_steps - self.steps_at_save >= self.generator_steps))
+
+    def saved(self, generator_steps: int) -> None:
+        self.saved_at, self.steps_at_save = time.monotonic(), generator_steps
 
 
 class RunCheckpoint(Checkpoint):
     def __init__(self, dirpath: str, every_n_minutes: float | None = 10.0, every_n_generator_steps: int | None = None,
                  monitor: str | None = "val/fid"):
-        for key, value in (("every_n_minutes", every_n_minutes), ("every_n_generator_steps", every_n_generator_steps)):
-            if value is not None and not (isinstance(value, (int, float)) and value > 0):
-                raise ConfigError(f"callbacks.checkpoint.{key}={value!r} must be a positive number or null (off).")
         self.dirpath = Path(dirpath)
-        self.every_n_seconds = None if every_n_minutes is None else 60.0 * every_n_minutes
-        self.every_n_generator_steps = every_n_generator_steps
+        self.interval = SaveInterval(every_n_minutes, every_n_generator_steps)
         self.monitor = monitor
         self.best = math.inf
         # (epoch, batches trained in it, whether the epoch had ended): saved with every checkpoint.
         self.position = (0, 0, False)
-        self.stop_signal: int | None = None
+        self.signals = StopSignals()
         self._stopping = False
         self._cut_short = False
         self._restored_random_states: dict | None = None
-        self._previous_handlers: dict = {}
-        self._last_save = time.monotonic()
-        self._steps_at_last_save = 0
 
     @property
     def last_path(self) -> Path:
@@ -104,18 +87,15 @@ class RunCheckpoint(Checkpoint):
         if self._restored_random_states is not None:
             restore_random_states(self._restored_random_states)
             self._restored_random_states = None
-        self._last_save, self._steps_at_last_save = time.monotonic(), pl_module.generator_steps
-        self._install_signal_handlers(trainer)
+        self.interval.saved(pl_module.generator_steps)
+        self.signals.install(forward=getattr(trainer.strategy.launcher, "kill", None))
 
     # ---- when to write ------------------------------------------------------------------
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self.position = (trainer.current_epoch, batch_idx + 1, False)
-        interval_due = (
-            (self.every_n_seconds is not None and time.monotonic() - self._last_save >= self.every_n_seconds)
-            or (self.every_n_generator_steps is not None
-                and pl_module.generator_steps - self._steps_at_last_save >= self.every_n_generator_steps))
-        stop, interval_due = self._agree(trainer, self.stop_signal is not None, interval_due)
+        stop, interval_due = any_rank(trainer, self.signals.requested is not None,
+                                      self.interval.due(pl_module.generator_steps))
         # A budget (max_generator_steps) that ends the run mid-epoch: Lightning still closes the
         # epoch, so the checkpoint that lets a longer budget continue exactly is written here.
         self._cut_short = trainer.should_stop and not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
@@ -141,16 +121,8 @@ class RunCheckpoint(Checkpoint):
         if score is not None and math.isfinite(float(score)) and float(score) < self.best:
             self.best = float(score)
             self.save(trainer, pl_module, "best")
-        if self._agree(trainer, self.stop_signal is not None, False)[0]:
+        if any_rank(trainer, self.signals.requested is not None)[0]:
             self._stop(trainer, pl_module)
-
-    def _agree(self, trainer, stop: bool, due: bool) -> tuple[bool, bool]:
-        """Under DDP every rank must save together (saving has a barrier): a decision of any rank holds."""
-        if trainer.world_size == 1:
-            return stop, due
-        flags = trainer.strategy.reduce(torch.tensor([stop, due], dtype=torch.float32, device=trainer.strategy.root_device),
-                                        reduce_op="max")
-        return bool(flags[0]), bool(flags[1])
 
     def save(self, trainer: L.Trainer, pl_module: L.LightningModule, name: str) -> Path:
         """Write checkpoints/<name>.ckpt atomically: a temporary file, flushed to disk, then renamed."""
@@ -166,44 +138,21 @@ class RunCheckpoint(Checkpoint):
             os.replace(partial, path)
         trainer.strategy.barrier("RunCheckpoint.save")
         if name == "last":
-            self._last_save, self._steps_at_last_save = time.monotonic(), pl_module.generator_steps
+            self.interval.saved(pl_module.generator_steps)
         return path
 
-    # ---- signals --------------------------------------------------------------------------
-
-    def _install_signal_handlers(self, trainer: L.Trainer) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        self.stop_signal = None
-        self._launcher = trainer.strategy.launcher
-        for signum in STOP_SIGNALS:
-            self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
-
-    def _on_signal(self, signum: int, frame) -> None:
-        if self.stop_signal is not None:
-            raise KeyboardInterrupt  # asked twice: stop now, without waiting for the step to end
-        self.stop_signal = signum
-        log.warning("Received %s: saving checkpoints/last.ckpt after this step, then stopping "
-                    "(a second signal stops at once, without saving).", signal.Signals(signum).name)
-        kill = getattr(self._launcher, "kill", None)
-        if kill is not None and signum == signal.SIGTERM:
-            # `ddp` started the other ranks itself: pass SIGTERM on, as Lightning does (a terminal's
-            # Ctrl-C reaches the whole process group already; twice would stop them at once).
-            kill(signum)
+    # ---- stopping -------------------------------------------------------------------------
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         if isinstance(exception, Diverged) and self.last_path.is_file():
-            exception.kept = (f"{self.last_path} still holds generator step {self._steps_at_last_save} "
+            exception.kept = (f"{self.last_path} still holds generator step {self.interval.steps_at_save} "
                               f"(resume={self.dirpath.parent} continues from it)")
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
-        for signum, handler in self._previous_handlers.items():
-            signal.signal(signum, handler)
-        self._previous_handlers = {}
+        self.signals.uninstall()
 
     def _stop(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        name = signal.Signals(self.stop_signal).name if self.stop_signal else "a signal"
-        run_dir = self.dirpath.parent
-        raise RunStopped(f"Stopped by {name} at generator step {pl_module.generator_steps} (epoch "
+        raise RunStopped(f"Stopped by {self.signals.name} at generator step {pl_module.generator_steps} (epoch "
                          f"{trainer.current_epoch + 1}); {self.last_path} holds that step. Resume with: "
-                         f"python -m gan_lightning resume={run_dir}", exit_code=128 + int(self.stop_signal or 15))
+                         f"python -m gan_lightning resume={self.dirpath.parent}",
+                         exit_code=128 + int(self.signals.requested or 15))

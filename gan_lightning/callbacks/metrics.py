@@ -4,7 +4,10 @@ Every `every_n_epochs` epochs (and after the first and the last epoch) rank zero
 `num_samples` images from G (the EMA generator when it is on) for a fixed set of noise
 vectors, and logs `val/fid`, `val/kid`, their best-so-far `val/fid_best` (also `hp_metric`,
 the run's return value for sweeps) and `val/eval_seconds`; with the `mnist` features also
-`val/class_coverage` and `val/classifier_score`. ModelCheckpoint keeps best.ckpt by `val/fid`.
+`val/class_coverage` and `val/classifier_score`. RunCheckpoint keeps best.ckpt by `val/fid`.
+
+`hp_metric`, the run's one quality number (TensorBoard's hparams tab, a sweep's objective), is
+this callback's: the best FID, or without FID the critic's divergence estimate of the epoch.
 
 A conditional run draws its samples' classes with the data's class frequencies (so FID
 compares like with like) and, on digits, logs `val/class_accuracy`: the share of samples the
@@ -19,9 +22,9 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.features import build_extractor, resolve_feature
 from gan_lightning.metrics.quality import QualityMeter
+from gan_lightning.run.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +60,6 @@ class QualityMetrics(L.Callback):
                     raise
                 log.warning("No FID/KID in this run: %s", err)
         self.enabled = trainer.strategy.broadcast(self.enabled, src=0)
-        # The module's divergence stand-in gives way to the best FID as hp_metric.
-        pl_module.has_quality_metric = self.enabled
 
     def _build(self, trainer, pl_module) -> None:
         if self.kind == "mnist":
@@ -77,7 +78,10 @@ class QualityMetrics(L.Callback):
     # ---- evaluation -----------------------------------------------------------------------
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self.enabled:
+        if not self.enabled:  # the stand-in: the epoch's divergence estimate (already averaged over ranks)
+            divergence = trainer.callback_metrics.get("train/divergence")
+            if divergence is not None:
+                pl_module.log("hp_metric", divergence)
             return
         epoch = trainer.current_epoch + 1
         last = trainer.should_stop or (trainer.max_epochs not in (None, -1) and epoch >= trainer.max_epochs)

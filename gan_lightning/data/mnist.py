@@ -10,8 +10,7 @@ import torch
 from torch import Tensor
 
 from gan_lightning.data.base import InMemoryImageDataModule
-from gan_lightning.errors import ConfigError
-
+from gan_lightning.run.errors import ConfigError
 
 DIGITS = [str(digit) for digit in range(10)]
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import torch
 
-from gan_lightning.checkpoint import load_generator
 from gan_lightning.metrics.features import build_extractor, resolve_feature
 from gan_lightning.metrics.quality import QualityMeter
 from gan_lightning.nets.conditional import with_labels
+from gan_lightning.run.read_checkpoint import load_generator
 
 __all__ = ["QualityMeter", "evaluate_checkpoint"]
 

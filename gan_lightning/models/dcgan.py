@@ -8,4 +8,4 @@ from gan_lightning.models.gan import GAN
 
 
 class DCGAN(GAN):
-    pass
+    preset = "dcgan"

@@ -5,10 +5,10 @@ from collections.abc import Mapping, Sequence
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gan_lightning.errors import ConfigError
 from gan_lightning.nets.conditional import ConditionalGenerator, ProjectionDiscriminator
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.nets.mlp import MLPDiscriminator, MLPGenerator
+from gan_lightning.run.errors import ConfigError
 
 __all__ = ["build_nets", "ConditionalGenerator", "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator",
            "MLPDiscriminator", "ProjectionDiscriminator"]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.run.errors import ConfigError
 
 NORMS = ("batch", "layer", "none")
 

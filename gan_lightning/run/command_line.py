@@ -1,17 +1,18 @@
-"""`resume=RUN_DIR`: continue a run in its own directory, with its own composed config.
+"""The command line, checked before Hydra composes anything; `resume=RUN_DIR` expanded.
 
-Before Hydra composes anything, `resume=RUN_DIR` on the command line is expanded into the
+`resume=RUN_DIR` continues a run in its own directory, with its own composed config. Before Hydra composes anything, `resume=RUN_DIR` on the command line is expanded into the
 overrides that run was started with (its .hydra/overrides.yaml, and its Hydra overrides
 but the directory), plus `hydra.run.dir=RUN_DIR`: the config is the same, and Hydra's
 outputs (train.log, TensorBoard, grids, checkpoints) continue in place. Only budget keys may
 change on the command line; `train` then loads RUN_DIR/checkpoints/last.ckpt.
 """
 
+from importlib.resources import files
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.run.errors import ConfigError
 
 BUDGET_KEYS = ("trainer.max_epochs", "max_generator_steps")
 # Overrides of the original run that a resume replaces rather than repeats.
@@ -46,3 +47,26 @@ def expand_resume(arguments: list[str]) -> list[str]:
     kept += [o for o in hydra_overrides if override_key(o) not in REPLACED_KEYS
              and not override_key(o).startswith("hydra.sweep")]
     return [*kept, *others, f"hydra.run.dir={run_dir}", f"resume={run_dir}"]
+
+
+def refuse_unknown_pieces(overrides: list[str]) -> None:
+    """A ConfigError for a loss=, reg= or augment= name with no config file (Hydra's own message
+    for a name inside a list is a search-path dump)."""
+    for override in overrides:
+        key, value = override_key(override), override.partition("=")[2]
+        if key not in ("loss", "reg", "augment") or not value:
+            continue
+        known = sorted(entry.name[:-5] for entry in (files("gan_lightning.conf") / key).iterdir()
+                       if entry.name.endswith(".yaml"))
+        for name in (word.strip() for word in value.strip("[]").split(",")):
+            if name and name not in known:
+                example = f"{key}=[r1,r2]" if key == "reg" else f"{key}={known[-1]}"
+                raise ConfigError(f"Unknown {key} {name!r} in {override}: use one of {', '.join(known)} "
+                                  f"(e.g. {example}).")
+
+
+def check_command_line(arguments: list[str]) -> list[str]:
+    """The arguments Hydra gets: `resume=` expanded, unknown loss/reg/augment names refused."""
+    arguments = expand_resume(arguments)
+    refuse_unknown_pieces(arguments)
+    return arguments

@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan_lightning.errors import ConfigError
 from gan_lightning.nets import build_nets
+from gan_lightning.run.errors import ConfigError
 
 
 def read_checkpoint(path: str | Path, key: str = "ckpt") -> dict:

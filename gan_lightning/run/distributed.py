@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from omegaconf import DictConfig
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.run.errors import ConfigError
 
 # Lightning's registered names for the same strategies with find_unused_parameters=True.
 UNUSED_PARAMETER_SAFE = {
@@ -62,3 +62,13 @@ def refuse_relaunching_sweeps(trainer, multirun: bool) -> None:
             "(Lightning #11617): use trainer.strategy=ddp_spawn for sweeps, or hydra/launcher=slurm, "
             "which starts each job's processes itself."
         )
+
+
+def any_rank(trainer, *flags: bool) -> tuple[bool, ...]:
+    """Each flag, true if it is true on any DDP rank: for decisions every rank must take
+    together (a save has a barrier)."""
+    if trainer.world_size == 1:
+        return flags
+    reduced = trainer.strategy.reduce(torch.tensor(flags, dtype=torch.float32, device=trainer.strategy.root_device),
+                                      reduce_op="max")
+    return tuple(bool(flag) for flag in reduced)

@@ -1,9 +1,12 @@
 """Adversarial losses as pure functions of D's scores: the `loss` config group.
 
 Discriminators in this project return one raw score per image; no network ends in a Sigmoid.
-Each loss is a pair (critic loss, generator loss) registered in LOSSES under its config name.
+Each loss is a pair (critic loss, generator loss) registered in LOSSES under its config name,
+with what its scores mean for monitoring: D(x) and D(G(z)) as probabilities (BCE) or raw
+scores (the others), and which divergence the critic estimates (train/divergence).
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +65,16 @@ def relativistic_generator_loss(fake_scores: Tensor, real_scores: Tensor) -> Ten
     return F.softplus(real_scores - fake_scores).mean()
 
 
+def jensen_shannon_estimate(real_scores: Tensor, fake_scores: Tensor, loss_d: Tensor) -> Tensor:
+    """At the optimal D, the BCE critic loss is 2 log 2 - 2 JSD(data, G): the critic's JSD estimate."""
+    return math.log(2) - loss_d / 2
+
+
+def score_gap(real_scores: Tensor, fake_scores: Tensor, loss_d: Tensor) -> Tensor:
+    """The gap between D's mean scores: for the Wasserstein loss, the critic's estimate of W1."""
+    return real_scores.mean() - fake_scores.mean()
+
+
 @dataclass(frozen=True)
 class Loss:
     discriminator: Callable[[Tensor, Tensor], Tensor]  # (real scores, fake scores) -> critic loss
@@ -70,11 +83,24 @@ class Loss:
     scores_are_logits: bool = False
     # The generator loss compares fakes with real images (relativistic), so it also takes real scores.
     pairs: bool = False
+    # The critic's divergence estimate (train/divergence) from (real scores, fake scores, critic loss),
+    # also logged under its own name when it has one (train/wasserstein).
+    divergence: Callable[[Tensor, Tensor, Tensor], Tensor] = score_gap
+    divergence_name: str | None = None
+
+    def monitor(self, real_scores: Tensor, fake_scores: Tensor, loss_d: Tensor) -> dict[str, Tensor]:
+        """What a critic step shows in TensorBoard (train/<key>): D_x, D_G_z, divergence[, its name]."""
+        to_shown = torch.sigmoid if self.scores_are_logits else (lambda scores: scores)
+        scalars = {"D_x": to_shown(real_scores).mean(), "D_G_z": to_shown(fake_scores).mean(),
+                   "divergence": self.divergence(real_scores, fake_scores, loss_d)}
+        if self.divergence_name:
+            scalars[self.divergence_name] = scalars["divergence"]
+        return scalars
 
 
 LOSSES = {
-    "bce": Loss(bce_discriminator_loss, bce_generator_loss, scores_are_logits=True),
-    "wasserstein": Loss(wasserstein_critic_loss, wasserstein_generator_loss),
+    "bce": Loss(bce_discriminator_loss, bce_generator_loss, scores_are_logits=True, divergence=jensen_shannon_estimate),
+    "wasserstein": Loss(wasserstein_critic_loss, wasserstein_generator_loss, divergence_name="wasserstein"),
     "hinge": Loss(hinge_discriminator_loss, hinge_generator_loss),
     "least_squares": Loss(least_squares_discriminator_loss, least_squares_generator_loss),
     "relativistic": Loss(relativistic_discriminator_loss, relativistic_generator_loss, pairs=True),

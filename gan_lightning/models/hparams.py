@@ -1,0 +1,54 @@
+"""A variant's hyperparameters: its preset, read from its one definition in conf/model/, and
+the checks every value passes before a net is built.
+
+A variant is defined once, in `conf/model/<preset>.yaml` (what Hydra composes for
+`model=<preset>`); a module built in Python without a value (`WGANGP(image_shape, net)`, a
+checkpoint from before a key existed) takes the same value from that file: its keys, and the
+loss and reg its defaults list names.
+"""
+
+from functools import cache
+from importlib.resources import files
+
+from omegaconf import OmegaConf
+
+from gan_lightning.run.errors import ConfigError, require_number
+
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+@cache
+def preset(name: str) -> dict:
+    """{hyperparameter: value} of conf/model/<name>.yaml, with `loss` (its name) and `reg` (its
+    entries) resolved from the groups its defaults list overrides."""
+    conf = files("gan_lightning.conf")
+    model = OmegaConf.to_container(OmegaConf.load(conf / "model" / f"{name}.yaml"))
+    values = {key: value for key, value in model.items() if key not in ("defaults", "_target_")}
+    for entry in model.get("defaults", []):
+        (target, choice), = entry.items()
+        group = target.split()[-1].strip("/").split("@")[0]
+        if group == "loss":
+            values["loss"] = choice
+        elif group == "reg":
+            reg = {}
+            for name in [choice] if isinstance(choice, str) else choice:
+                reg.update(OmegaConf.to_container(OmegaConf.load(conf / "reg" / f"{name}.yaml")) or {})
+            values["reg"] = {key: value for key, value in reg.items() if value is not None}  # shorthands unset
+    return values
+
+
+def check_hparams(hp) -> None:
+    """A ConfigError naming the first value a module cannot train with."""
+    if hp.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"Unknown model.optimizer={hp.optimizer!r}: use one of {', '.join(OPTIMIZERS)}.")
+    require_number("model.lr", hp.lr)
+    for name in ("latent_dim", "n_critic", "num_samples"):
+        require_number(f"model.{name}", hp[name], integer=True)
+    for name in ("beta1", "beta2"):
+        require_number(f"model.{name}", hp[name], high=1, low_allowed=True)
+    if hp.ema_decay is not None:
+        require_number("model.ema_decay", hp.ema_decay, high=1)
+    if hp.num_classes is not None:
+        require_number("num_classes", hp.num_classes, integer=True)
+        if hp.class_names is not None and len(hp.class_names) != hp.num_classes:
+            raise ConfigError(f"class_names has {len(hp.class_names)} names for {hp.num_classes} classes.")
