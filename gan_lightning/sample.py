@@ -16,6 +16,7 @@ and an .npz gets n images of uniformly random classes, their labels under `label
 """
 
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from gan_lightning.data import to_uint8
 from gan_lightning.nets.conditional import per_class, with_labels
 from gan_lightning.run.errors import ConfigError, one_line_errors
 from gan_lightning.run.read_checkpoint import load_generator
+from gan_lightning.run.signals import stop_at_once
 
 DEFAULTS = {"ckpt": None, "n": 64, "out": "samples.png", "seed": None, "mode": "grid", "rows": 8, "steps": 10,
             "nrow": None, "ema": True, "device": "auto", "batch_size": 500, "label": None}
@@ -129,9 +131,22 @@ def inputs(args: dict, hparams: dict, device: str) -> tuple[Tensor, Tensor | Non
     return noise, class_labels(args["n"]), args["nrow"] or math.ceil(math.sqrt(args["n"]))
 
 
+def refuse_what_does_not_fit(n: int, image_shape: list[int]) -> None:
+    """The images are made in memory (float32) before they are written: refuse a number that cannot fit."""
+    needed = n * math.prod(image_shape) * 4
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if needed > available // 2:
+        fits = max(1, available // 2 // (math.prod(image_shape) * 4))
+        raise ConfigError(f"n={n} images of {'x'.join(map(str, image_shape))} need {needed / 1e9:.1f} GB of memory, "
+                          f"more than half of the {available / 1e9:.1f} GB available: draw at most n={fits} at once "
+                          f"(several files, each with its own seed=, give more).")
+
+
 def run(args: dict) -> Path:
     device = resolve_device(args["device"])
     generator, hparams = load_generator(args["ckpt"], args["ema"], device)
+    refuse_what_does_not_fit(args["n"] if args["mode"] == "grid" else args["rows"] * args["steps"],
+                             hparams["image_shape"])
     if args["seed"] is not None:
         torch.manual_seed(args["seed"])
     out = Path(args["out"])
@@ -158,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     if any(a in ("-h", "--help", "help") for a in argv):
         print(__doc__.strip())
         return
+    stop_at_once("while drawing samples: nothing more was written")  # Ctrl-C: one line and exit 130
     with one_line_errors("gan_lightning.sample"):
         out = run(parse_args(argv))
     print(f"wrote {out}")

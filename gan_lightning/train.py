@@ -9,21 +9,25 @@ import sys
 
 import hydra
 import lightning as L
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Checkpoint
 from omegaconf import DictConfig, OmegaConf
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from gan_lightning.callbacks import GeneratorStepBudget
 from gan_lightning.run.command_line import check_command_line
+from gan_lightning.run.config_checks import check_config
 from gan_lightning.run.distributed import gan_strategy, refuse_relaunching_sweeps
-from gan_lightning.run.errors import ConfigError, one_line_errors
+from gan_lightning.run.errors import ConfigError, RunStopped, one_line_errors
 from gan_lightning.run.quiet import quiet_library_noise
 from gan_lightning.run.read_checkpoint import check_resumable
-from gan_lightning.run.resume import continuation
+from gan_lightning.run.record import TrainingStarted
+from gan_lightning.run.resume import ConfigRecord, continuation
+from gan_lightning.run.signals import stop_at_once
+from gan_lightning.run.sweep import in_sweep, job_dirname, job_finished, stop_report
 
 log = logging.getLogger(__name__)
+OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)  # hydra.sweep.subdir
 
 
 def _instantiate_all(group: DictConfig | None) -> list:
@@ -33,22 +37,10 @@ def _instantiate_all(group: DictConfig | None) -> list:
     return [instantiate(entry) for entry in group.values() if entry is not None and "_target_" in entry]
 
 
-def _seed(cfg: DictConfig) -> None:
-    seed = cfg.get("seed")
-    if seed is None:
-        return
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"seed={seed!r} is not an integer: use e.g. seed=42, or seed=null for no fixed seed.")
-    L.seed_everything(seed, workers=True, verbose=False)  # the seed is in the config; no line of its own
-
-
 def _use_labels(cfg: DictConfig, datamodule) -> list[str] | None:
     """With conditional=true: the data's class names (label k = k-th name), its batches now
     (images, labels), the mapping logged; None without."""
-    conditional = cfg.get("conditional", False)
-    if not isinstance(conditional, bool):
-        raise ConfigError(f"conditional={conditional!r} must be true or false.")
-    if not conditional:
+    if not cfg.get("conditional", False):
         return None
     names = datamodule.use_labels()
     log.info("Conditional on %d classes (label: name): %s", len(names),
@@ -56,10 +48,19 @@ def _use_labels(cfg: DictConfig, datamodule) -> list[str] | None:
     return names
 
 
+def _refuse_single_image_batches(cfg: DictConfig, datamodule, model) -> None:
+    """BatchNorm in training mode needs two images per batch; with one it fails at the first step."""
+    if datamodule.batch_size < 2 and any(isinstance(m, _BatchNorm) for m in model.modules()):
+        raise ConfigError(f"data.batch_size={datamodule.batch_size} is too small for the BatchNorm layers of "
+                          f"net={cfg.net.name}, which need two images per batch: use data.batch_size=2 or more.")
+
+
 def train(cfg: DictConfig) -> float | None:
     """Fit one run; returns its quality number (`hp_metric`, lower is better) for sweeps."""
     quiet_library_noise()
-    _seed(cfg)
+    check_config(cfg)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True, verbose=False)  # the seed is in the config; no line of its own
     resume = continuation(cfg)
     if cfg.trainer.get("max_steps", -1) not in (-1, None):
         log.warning("trainer.max_steps counts the optimizer steps of both D and G; "
@@ -75,19 +76,22 @@ def train(cfg: DictConfig) -> float | None:
                         augment=OmegaConf.to_container(cfg.augment, resolve=True),
                         num_classes=len(class_names) if class_names else None, class_names=class_names,
                         _convert_="all")
+    _refuse_single_image_batches(cfg, datamodule, model)
     if resume is not None:
         check_resumable(resume.checkpoint, resume.path, model, datamodule)
+        if resume.key == "resume":  # the same run goes on: nothing but the budget may change
+            resume.refuse_changes(cfg, model.hparams)
         resume.refuse_if_finished(cfg)
         log.info("Resuming from %s at generator step %d.", resume.path, resume.generator_steps)
 
-    callbacks = _instantiate_all(cfg.get("callbacks"))
+    callbacks = [*_instantiate_all(cfg.get("callbacks")), TrainingStarted(), ConfigRecord(cfg)]
     if cfg.get("max_generator_steps") is not None:
         callbacks.append(GeneratorStepBudget(cfg.max_generator_steps))
     loggers = _instantiate_all(cfg.get("logger"))
     for logger in loggers:
         if resume is not None and hasattr(logger, "continue_after"):
             logger.continue_after(resume.generator_steps)
-    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    multirun = in_sweep()
     progress_bar = cfg.trainer.get("enable_progress_bar")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                           strategy=gan_strategy(cfg.trainer),
@@ -109,13 +113,20 @@ def train(cfg: DictConfig) -> float | None:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> float | None:
     with one_line_errors():
-        return train(cfg)
+        try:
+            result = train(cfg)
+        except RunStopped as stopped:  # in a sweep, the sweep stops too: say where each job stands
+            stopped.note = stop_report(cfg.paths.output_dir)
+            raise
+        job_finished(cfg.paths.output_dir)
+        return result
 
 
 def main() -> float | None:
+    stop_at_once()  # Ctrl-C from here on is one line and exit 130, never a traceback
     with one_line_errors():
         sys.argv[1:] = check_command_line(sys.argv[1:])  # resume=RUN_DIR -> that run's own overrides
-    return _hydra_main()
+        return _hydra_main()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import contextlib
 import io
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -17,6 +18,11 @@ import torch
 
 from gan_lightning.data import InMemoryImageDataModule
 from gan_lightning.run import directory as runs
+
+# Test-only callbacks (tests/helpers) importable by the runs the tests start, in and out of process.
+HELPERS = Path(__file__).parent / "helpers"
+sys.path.insert(0, str(HELPERS))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HELPERS), os.environ.get("PYTHONPATH")]))
 
 _CLASSIFIER: list[tuple[Path, float]] = []
 
@@ -63,7 +69,7 @@ def run_cli(*overrides: str, cwd: Path, check: bool = True, module: str = "gan_l
     In this process by default: the entry point's own function with sys.argv, the working
     directory, stdout and stderr as a user's shell gives them, its exit code from SystemExit,
     and everything it changes in the process (logging, environment, warnings filters) put back
-    afterwards. `process=True` starts a real `python -m` (signals, exit codes of a process,
+    afterwards (signal handlers too). `process=True` starts a real `python -m` (signals, exit codes of a process,
     DDP children, the installed package): each start pays ~5 s of imports.
     """
     _give_classifier(cwd)
@@ -94,7 +100,8 @@ def _run_in_process(module: str, overrides: list[str], cwd: Path) -> Finished:
     entry = getattr(importlib.import_module(module_name), function)
     stdout, stderr = io.StringIO(), io.StringIO()
     root = logging.getLogger()
-    saved = (os.getcwd(), sys.argv, dict(os.environ), list(root.handlers), root.level)
+    saved = (os.getcwd(), sys.argv, dict(os.environ), list(root.handlers), root.level,
+             {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)})
     code = 0
     os.environ["HYDRA_FULL_ERROR"] = "0"
     try:
@@ -119,6 +126,8 @@ def _run_in_process(module: str, overrides: list[str], cwd: Path) -> Finished:
                 handler.close()
         root.handlers[:] = saved[3]
         root.setLevel(saved[4])
+        for signum, handler in saved[5].items():
+            signal.signal(signum, handler)
         GlobalHydra.instance().clear()
     return Finished(code, stdout.getvalue(), stderr.getvalue())
 

@@ -5,7 +5,7 @@ import torch
 
 from conftest import DCGAN_SMALL, MLP, RandomImages, fit
 from gan_lightning.callbacks import GeneratorStepBudget
-from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP
+from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP, GANModule
 from gan_lightning.run.errors import ConfigError
 
 SHAPE = [1, 28, 28]
@@ -134,3 +134,31 @@ def test_same_seed_same_run():
 
     first, second = run(), run()
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+class HookLSGAN(GANModule):
+    """A variant that computes its loss in the hooks (as the docs show)."""
+
+    own_loss = "least_squares"
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        return 0.5 * ((real_scores - 1) ** 2).mean() + 0.5 * (fake_scores ** 2).mean()
+
+    def generator_loss(self, fake_scores, real_scores=None):
+        return 0.5 * ((fake_scores - 1) ** 2).mean()
+
+
+def test_a_variant_with_its_own_loss_records_it_and_refuses_another():
+    model = HookLSGAN(image_shape=SHAPE, net=MLP, latent_dim=8, loss="least_squares")
+    fit(model, batches=2)
+    assert model.hparams.loss == "least_squares" and model.generator_steps == 2
+    with pytest.raises(ConfigError, match=r"HookLSGAN computes its own loss \(least_squares\) in discriminator_loss "
+                                          r"and generator_loss, so loss=hinge would not be what trains"):
+        HookLSGAN(image_shape=SHAPE, net=MLP, loss="hinge")
+
+    class Unnamed(GANModule):
+        def generator_loss(self, fake_scores, real_scores=None):
+            return -fake_scores.mean()
+
+    with pytest.raises(ConfigError, match="Unnamed overrides generator_loss: name the loss they compute"):
+        Unnamed(image_shape=SHAPE, net=MLP)

@@ -12,15 +12,18 @@ run/read_checkpoint.py's job; the signals' handling is run/signals.py's.
 
 import math
 import os
+import shlex
+import shutil
 import time
 import warnings
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Checkpoint
 
 from gan_lightning.run.distributed import any_rank
-from gan_lightning.run.errors import ConfigError, Diverged, RunStopped
+from gan_lightning.run.errors import ConfigError, Diverged, RunStopped, WriteFailed
 from gan_lightning.run.random_states import random_states, restore_random_states
 from gan_lightning.run.signals import StopSignals
 
@@ -88,7 +91,7 @@ class RunCheckpoint(Checkpoint):
             restore_random_states(self._restored_random_states)
             self._restored_random_states = None
         self.interval.saved(pl_module.generator_steps)
-        self.signals.install(forward=getattr(trainer.strategy.launcher, "kill", None))
+        self.signals.install(forward=getattr(trainer.strategy.launcher, "kill", None), kept=self._kept)
 
     # ---- when to write ------------------------------------------------------------------
 
@@ -131,22 +134,43 @@ class RunCheckpoint(Checkpoint):
             check()  # never overwrite a good checkpoint with NaN weights
         path = self.dirpath / f"{name}.ckpt"
         partial = self.dirpath / f".{name}.ckpt.partial"
-        trainer.save_checkpoint(partial, weights_only=False)  # the full state: optimizers, loops, callbacks
-        if trainer.is_global_zero:
-            with open(partial, "rb+") as written:
-                os.fsync(written.fileno())
-            os.replace(partial, path)
+        try:
+            trainer.save_checkpoint(partial, weights_only=False)  # the full state: optimizers, loops, callbacks
+            if trainer.is_global_zero:
+                with open(partial, "rb+") as written:
+                    os.fsync(written.fileno())
+                os.replace(partial, path)
+        except OSError as err:
+            raise self._write_failed(path, err, pl_module) from err
+        finally:  # written and renamed, or failed (a full disk, a second Ctrl-C): no stray partial file
+            if trainer.is_global_zero:
+                partial.unlink(missing_ok=True)
         trainer.strategy.barrier("RunCheckpoint.save")
         if name == "last":
             self.interval.saved(pl_module.generator_steps)
         return path
 
+    def _write_failed(self, path: Path, err: OSError, pl_module) -> WriteFailed:
+        """One sentence: which file, how much space it needs and has, what is kept."""
+        previous = self.last_path.stat().st_size if self.last_path.is_file() else None
+        needed = previous or 3 * sum(t.numel() * t.element_size() for t in pl_module.state_dict().values()
+                                     if isinstance(t, torch.Tensor))  # weights, and Adam's two moments
+        free = shutil.disk_usage(self.dirpath).free if self.dirpath.exists() else 0
+        return WriteFailed(f"Could not write {path} ({err.strerror or err}): it needs about {needed / 1e6:.1f} MB "
+                           f"and {free / 1e6:.1f} MB are free on that disk; {self._kept()}. Free some space, then "
+                           f"resume.")
+
     # ---- stopping -------------------------------------------------------------------------
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         if isinstance(exception, Diverged) and self.last_path.is_file():
-            exception.kept = (f"{self.last_path} still holds generator step {self.interval.steps_at_save} "
-                              f"(resume={self.dirpath.parent} continues from it)")
+            exception.kept = self._kept().replace(" holds", " still holds", 1)
+
+    def _kept(self) -> str:
+        if not self.last_path.is_file():
+            return "no checkpoint had been written yet"
+        return (f"{self.last_path} holds generator step {self.interval.steps_at_save} "
+                f"(resume={shlex.quote(str(self.dirpath.parent))} continues from it)")
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         self.signals.uninstall()
@@ -154,5 +178,5 @@ class RunCheckpoint(Checkpoint):
     def _stop(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         raise RunStopped(f"Stopped by {self.signals.name} at generator step {pl_module.generator_steps} (epoch "
                          f"{trainer.current_epoch + 1}); {self.last_path} holds that step. Resume with: "
-                         f"python -m gan_lightning resume={self.dirpath.parent}",
+                         f"python -m gan_lightning resume={shlex.quote(str(self.dirpath.parent))}",
                          exit_code=128 + int(self.signals.requested or 15))

@@ -14,6 +14,7 @@ Two ways to serve the images, one small class each:
   later epochs and runs skip decoding entirely (served like MNIST, from memory).
 """
 
+import errno
 import hashlib
 import logging
 from functools import cached_property
@@ -52,6 +53,10 @@ class ImageFolderDataModule(InMemoryImageDataModule):
             raise ConfigError(f"data.image_size={image_size} must be a positive integer.")
         self.image_size, self.channels = image_size, channels
         self.image_shape = (channels, image_size, image_size)
+        if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int)
+                                        or num_workers < 0):
+            raise ConfigError(f"data.num_workers={num_workers} must be 0 (decode in the training process), a "
+                              f"positive number of processes, or null (one per core, at most 8).")
         self.num_workers = default_num_workers() if num_workers is None else num_workers
         self.cache, self.cache_dir = cache, Path(cache_dir).expanduser()
         self.mode = DecodeOnce(self) if cache else StreamFromDisk(self)
@@ -257,8 +262,15 @@ class DecodeOnce:
         images, self.cached_files, unreadable = self._decode_all()
         if images.shape[0] == 0:
             raise ConfigError(f"None of the {len(folder.files)} image files in data.root={folder.root} could be read.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"images": images, "read": self.cached_files, "files": names, "unreadable": unreadable}, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"images": images, "read": self.cached_files, "files": names, "unreadable": unreadable}, path)
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # a full disk: its own sentence (run/errors.py)
+            path.unlink(missing_ok=True) if path.is_file() else None
+            raise ConfigError(f"data.cache_dir={folder.cache_dir} cannot be written ({err.strerror}): set "
+                              f"data.cache_dir to a writable folder, or data.cache=false to decode every epoch.") from err
         log.info("Cached %d decoded images (%.1f MB) in %s.", images.shape[0], images.numel() / 1e6, path)
         return images
 

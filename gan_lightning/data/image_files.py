@@ -35,12 +35,39 @@ def find_images(root: Path) -> list[Path]:
     return images
 
 
+class UnsupportedImage(ValueError):
+    """An image whose pixel values cannot be mapped to 8 bits faithfully."""
+
+
+def to_8_bit(image: Image.Image) -> Image.Image:
+    """The same picture in 8 bits. PIL's convert() clips 16-bit, 32-bit and float pixels at 255
+    (a 16-bit gradient turns white), so these are scaled by their range: 16-bit by 65535/255,
+    32-bit integers by theirs (those within 0..65535 are 16-bit PNGs, which PIL opens as "I"),
+    floats from [0, 1] (or [0, 255] when they go beyond 1). Other modes are PIL's to convert."""
+    if image.mode not in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return image
+    array = np.asarray(image, dtype=np.float64)
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if image.mode.startswith("I;16") or (image.mode == "I" and 0 <= low and high <= 65535):
+        array = array / 257
+    elif image.mode == "I" and low >= 0:
+        array = array / (2**31 - 1) * 255
+    elif image.mode == "F" and 0 <= low and high <= 1:
+        array = array * 255
+    elif image.mode == "F" and 0 <= low and high <= 255:
+        pass
+    else:
+        raise UnsupportedImage(f"{image.mode} pixels from {low:g} to {high:g} have no known scale to 8 bits; "
+                               f"save the image as 8- or 16-bit")
+    return Image.fromarray(np.clip(np.rint(array), 0, 255).astype(np.uint8), "L")
+
+
 def load_image(path: Path, image_size: int, channels: int) -> Tensor:
     """(C, S, S) uint8: decode, convert to L or RGB, resize the shorter side to S, center crop."""
     mode = "RGB" if channels == 3 else "L"
     with Image.open(path) as image:
         image.draft(mode, (image_size, image_size))  # JPEG: decode at 1/2, 1/4, 1/8 scale when big enough
-        image = image.convert(mode)
+        image = to_8_bit(image).convert(mode)
         width, height = image.size
         scale = image_size / min(width, height)
         size = (max(image_size, round(width * scale)), max(image_size, round(height * scale)))

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from gan_lightning.models.divergence import DivergenceWatch
 from gan_lightning.models.ema import EMA
-from gan_lightning.models.hparams import check_hparams, preset
+from gan_lightning.models.hparams import check_hparams, check_own_loss, preset
 from gan_lightning.models.labels import class_labels
 from gan_lightning.nets import build_nets
 from gan_lightning.nets.conditional import with_labels
@@ -38,6 +38,9 @@ class GANModule(L.LightningModule):
     # Normalisation in a conv critic (batch | layer | none); "batch" becomes the per-sample
     # "layer" when a gradient penalty is on.
     critic_norm = "batch"
+    # A variant whose discriminator_loss/generator_loss hooks compute a loss of their own names
+    # it here (a `loss` group name: how its scores are logged), and `loss=` cannot change it.
+    own_loss: str | None = None
 
     def __init__(self, image_shape: Sequence[int], net: Mapping, latent_dim: int | None = None,
                  lr: float | None = None, beta1: float | None = None, beta2: float | None = None,
@@ -53,6 +56,7 @@ class GANModule(L.LightningModule):
         self.save_hyperparameters({**given, **{k: v for k, v in defaults.items() if given.get(k) is None}})
         hp = self.hparams
         check_hparams(hp)
+        check_own_loss(type(self), GANModule, hp.loss)
         self.automatic_optimization = False
         self.objective = build_objective(hp.loss or "bce", hp.reg, hp.augment, hp.net)
         self.generator, self.discriminator = build_nets(hp.net, hp.image_shape, hp.latent_dim,
@@ -269,8 +273,8 @@ class GANModule(L.LightningModule):
         # What a resume checks before loading weights: the variant (optimizer states differ
         # between variants) and the data the nets were sized for.
         datamodule = self.trainer.datamodule if self._trainer is not None else None
-        checkpoint["gan_lightning"] = {"variant": type(self).__name__,
-                                       "data": getattr(datamodule, "name", None)}
+        checkpoint.setdefault("gan_lightning", {}).update(variant=type(self).__name__,
+                                                          data=getattr(datamodule, "name", None))
 
     def get_extra_state(self) -> dict:
         # The counters travel in the state dict: checkpoints, load_from_checkpoint and

@@ -26,7 +26,7 @@ class EMA:
         self.batches, self.batch_size = batches, batch_size
         self.stale = False
         # A checkpoint (the module's state_dict) always holds statistics that match the weights.
-        self.module.register_state_dict_pre_hook(lambda *_: self.refresh_if_stale())
+        self.module.register_state_dict_pre_hook(self._before_saving)
 
     @torch.no_grad()
     def update(self, generator: nn.Module, step: int) -> None:
@@ -37,6 +37,9 @@ class EMA:
         for averaged, current in zip(self.module.parameters(), generator.parameters()):
             averaged.lerp_(current, 1 - decay)
         self.stale = True
+
+    def _before_saving(self, module: nn.Module, prefix: str, keep_vars: bool) -> None:
+        self.refresh_if_stale()
 
     def refresh_if_stale(self) -> None:
         if self.stale:

@@ -52,3 +52,20 @@ def check_hparams(hp) -> None:
         require_number("num_classes", hp.num_classes, integer=True)
         if hp.class_names is not None and len(hp.class_names) != hp.num_classes:
             raise ConfigError(f"class_names has {len(hp.class_names)} names for {hp.num_classes} classes.")
+
+
+def check_own_loss(variant: type, base: type, loss: str | None) -> None:
+    """What trained and what the hparams say must agree: a variant that replaces the loss hooks
+    (discriminator_loss, generator_loss) trains its own loss, named by its `own_loss`, whatever
+    `loss=` asks for; another loss is refused."""
+    hooks = [name for name in ("discriminator_loss", "generator_loss")
+             if getattr(variant, name) is not getattr(base, name)]
+    if not hooks:
+        return
+    if variant.own_loss is None:
+        raise ConfigError(f"{variant.__name__} overrides {' and '.join(hooks)}: name the loss they compute as a "
+                          f"class attribute, e.g. own_loss = \"least_squares\", so that runs record it.")
+    if loss != variant.own_loss:
+        raise ConfigError(f"{variant.__name__} computes its own loss ({variant.own_loss}) in {' and '.join(hooks)}, "
+                          f"so loss={loss} would not be what trains: drop loss={loss} (and make {variant.own_loss} "
+                          f"the loss default of its conf/model YAML).")

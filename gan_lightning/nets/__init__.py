@@ -42,6 +42,11 @@ def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
     unknown = sorted(set(options) - set(g_keys) - set(d_keys))
     if unknown:
         raise ConfigError(f"Unknown option(s) {unknown} for net={name}: it takes {sorted({*g_keys, *d_keys})}.")
+    for key, value in options.items():  # widths and layer sizes: positive integers
+        sizes = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in sizes):
+            raise ConfigError(f"net.{key}={value} must be positive: widths and layer sizes are at least 1, "
+                              f"e.g. net.{key}={[64] if isinstance(value, (list, tuple)) else 64}.")
     g_kwargs = {arg: options[key] for key, arg in g_keys.items() if key in options}
     d_kwargs = {arg: options[key] for key, arg in d_keys.items() if key in options}
     if d_class is DCGANDiscriminator:

@@ -14,6 +14,8 @@ from torch import Tensor, nn
 from gan_lightning.run.errors import ConfigError
 
 NORMS = ("batch", "layer", "none")
+# Each doubling doubles the widest layer too: 6 (up to 256x256 from 4x4) keeps it at 64 x 2^6 maps.
+MAX_DOUBLINGS = 6
 
 
 def dcgan_layout(image_shape: Sequence[int]) -> tuple[int, int]:
@@ -28,6 +30,12 @@ def dcgan_layout(image_shape: Sequence[int]) -> tuple[int, int]:
             f"The DCGAN nets cannot make {height}x{width} images: they make square images of side "
             f"s*2^n with s in 4..7 and n >= 1 (8, 16, 28, 32, 48, 56, 64, 96, 128, ...); "
             f"set data.image_size to one of those or use net=mlp."
+        )
+    if doublings > MAX_DOUBLINGS:
+        raise ConfigError(
+            f"The DCGAN nets would need {doublings + 1} layers and {2 ** doublings} times net.g_features feature "
+            f"maps to make {height}x{width} images, more than fit in memory: use data.image_size=256 or smaller "
+            f"(a side s*2^n with n <= {MAX_DOUBLINGS})."
         )
     return side, doublings
 

@@ -1,26 +1,40 @@
 """The command line, checked before Hydra composes anything; `resume=RUN_DIR` expanded.
 
-`resume=RUN_DIR` continues a run in its own directory, with its own composed config. Before Hydra composes anything, `resume=RUN_DIR` on the command line is expanded into the
-overrides that run was started with (its .hydra/overrides.yaml, and its Hydra overrides
-but the directory), plus `hydra.run.dir=RUN_DIR`: the config is the same, and Hydra's
-outputs (train.log, TensorBoard, grids, checkpoints) continue in place. Only budget keys may
-change on the command line; `train` then loads RUN_DIR/checkpoints/last.ckpt.
+`resume=RUN_DIR` continues a run in its own directory, with its own composed config: it is
+expanded into the overrides that run was started with (its .hydra/overrides.yaml, and its
+Hydra overrides but the directory), plus `hydra.run.dir=RUN_DIR`, so Hydra's outputs
+(train.log, TensorBoard, grids, checkpoints) continue in place. Overrides typed beside it are
+composed too; `train` then compares the result with what the checkpoint recorded and refuses
+any change that would make it another run (run/resume.py).
 """
 
 from importlib.resources import files
 from pathlib import Path
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 from gan_lightning.run.errors import ConfigError
 
-BUDGET_KEYS = ("trainer.max_epochs", "max_generator_steps")
-# Overrides of the original run that a resume replaces rather than repeats.
-REPLACED_KEYS = ("resume", "ckpt_path", "hydra.run.dir")
+# Overrides of the original run that a resume replaces rather than repeats, and Hydra's own
+# record of how a sweep job was run (a resumed job is a single run).
+REPLACED_KEYS = ("resume", "ckpt_path", "hydra.run.dir", "hydra.mode", "hydra.job.num", "hydra.job.id")
 
 
 def override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def hydra_quote(value: str | Path) -> str:
+    """`value` as one quoted Hydra value: commas, `=`, spaces and any characters stay literal."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1].replace("\\" + value[0], value[0])
+    return value
 
 
 def expand_resume(arguments: list[str]) -> list[str]:
@@ -28,7 +42,7 @@ def expand_resume(arguments: list[str]) -> list[str]:
     resumes = [a for a in arguments if override_key(a) == "resume"]
     if not resumes:
         return arguments
-    run_dir = Path(resumes[-1].split("=", 1)[1]).expanduser().absolute()
+    run_dir = Path(_unquoted(resumes[-1].split("=", 1)[1])).expanduser().absolute()
     saved = run_dir / ".hydra"
     if not (saved / "overrides.yaml").is_file() or not (saved / "hydra.yaml").is_file():
         raise ConfigError(f"resume={run_dir} is not a run directory (it has no .hydra/overrides.yaml): give the "
@@ -36,17 +50,29 @@ def expand_resume(arguments: list[str]) -> list[str]:
     others = [a for a in arguments if a not in resumes]
     if any(a.startswith("-") for a in others):
         raise ConfigError(f"resume= continues one run and takes no flags ({' '.join(a for a in others if a.startswith('-'))}).")
-    changed = [a for a in others if override_key(a) not in BUDGET_KEYS]
-    if changed:
-        raise ConfigError(f"resume= continues a run with its own config; only {' and '.join(BUDGET_KEYS)} may "
-                          f"change, not {' '.join(changed)}: start a new run to change anything else.")
     new_keys = {override_key(a) for a in others}
     kept = [o for o in OmegaConf.to_container(OmegaConf.load(saved / "overrides.yaml"))
             if override_key(o) not in (*REPLACED_KEYS, *new_keys)]
     hydra_overrides = OmegaConf.load(saved / "hydra.yaml").hydra.overrides.hydra
     kept += [o for o in hydra_overrides if override_key(o) not in REPLACED_KEYS
              and not override_key(o).startswith("hydra.sweep")]
-    return [*kept, *others, f"hydra.run.dir={run_dir}", f"resume={run_dir}"]
+    return [*kept, *others, f"hydra.run.dir={hydra_quote(run_dir)}", f"resume={hydra_quote(run_dir)}"]
+
+
+def refuse_unparsable(arguments: list[str]) -> None:
+    """Hydra's lexer error for a value it cannot read (a space, a non-ASCII character) as one
+    sentence that says how to quote it."""
+    parser = OverridesParser.create()
+    for argument in arguments:
+        if argument.startswith("-") or "=" not in argument:
+            continue
+        try:
+            parser.parse_override(argument)
+        except HydraException:  # the lexer (spaces, non-ASCII), or a value read as a function call
+            key, _, value = argument.partition("=")
+            raise ConfigError(f"{argument!r} cannot be read as key=value: quote the value for Hydra inside quotes "
+                              f"for the shell, e.g. {key}=\"'{value}'\" (paths with spaces, commas or non-ASCII "
+                              f"characters need this).") from None
 
 
 def refuse_unknown_pieces(overrides: list[str]) -> None:
@@ -66,7 +92,9 @@ def refuse_unknown_pieces(overrides: list[str]) -> None:
 
 
 def check_command_line(arguments: list[str]) -> list[str]:
-    """The arguments Hydra gets: `resume=` expanded, unknown loss/reg/augment names refused."""
+    """The arguments Hydra gets: `resume=` expanded; values Hydra cannot parse and unknown
+    loss/reg/augment names refused."""
+    refuse_unparsable([a for a in arguments if override_key(a) != "resume"])
     arguments = expand_resume(arguments)
     refuse_unknown_pieces(arguments)
     return arguments

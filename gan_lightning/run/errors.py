@@ -5,8 +5,10 @@ on purpose part-way (a signal, a diverged loss) with its own exit code. The entr
 print the message on one line, also into the run's train.log, and exit.
 """
 
+import errno
 import logging
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,9 +16,11 @@ from omegaconf.errors import MissingMandatoryValue
 
 
 class OneLineError(Exception):
-    """An error whose message is the whole story: printed alone, without a traceback."""
+    """An error whose message is the whole story: printed alone, without a traceback; `note`
+    is added after it (where a sweep's jobs stand)."""
 
     exit_code = 2
+    note = ""
 
 
 class ConfigError(OneLineError, ValueError):
@@ -27,6 +31,24 @@ class RunStopped(OneLineError):
     """A run stopped before its budget, with its checkpoint saved (a signal, divergence)."""
 
     def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class WriteFailed(OneLineError):
+    """A file the run needs could not be written (a full disk, a quota)."""
+
+    exit_code = 1
+
+
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM where no checkpoint can be saved first (start-up, a second signal).
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way (Hydra
+    turns those into exit code 1) swallows it; unlike KeyboardInterrupt, Lightning passes it on.
+    """
+
+    def __init__(self, message: str, exit_code: int = 130):
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -56,6 +78,10 @@ def find_one_line_error(exc: BaseException) -> OneLineError | None:
             return exc
         if isinstance(exc, MissingMandatoryValue):  # a `???` in the config, e.g. data=folder's root
             return ConfigError(f"{exc.full_key} has no value: set it on the command line, e.g. {exc.full_key}=...")
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" writing {exc.filename}" if exc.filename else ""
+            return WriteFailed(f"No space left on the device{where}: free some space, then continue the run with "
+                               f"resume=<its run directory> (its last complete checkpoint is kept).")
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
@@ -71,16 +97,26 @@ def write_to_log_files(message: str) -> None:
 
 @contextmanager
 def one_line_errors(program: str = "gan_lightning") -> Iterator[None]:
-    """In an entry point: a OneLineError anywhere below becomes one line on stderr (and in
-    train.log) and its exit code."""
+    """In an entry point: a OneLineError anywhere below becomes one line on stderr and its exit
+    code. A refusal (ConfigError) before training leaves the run directory as it was; any
+    other error is kept in the run's train.log, a crash with its traceback."""
+    from gan_lightning.run.record import undo_refused_run
+
     try:
         yield
+    except Interrupted as interrupted:
+        write_to_log_files(str(interrupted))
+        print(f"{program}: {interrupted}", file=sys.stderr)
+        sys.exit(interrupted.exit_code)
     except Exception as exc:
         error = find_one_line_error(exc)
         if error is None:
+            write_to_log_files("".join(traceback.format_exception(exc)).rstrip())
             raise
-        write_to_log_files(str(error))
-        print(f"{program}: {error}", file=sys.stderr)
+        message = f"{error}{error.note}"
+        if not (isinstance(error, ConfigError) and undo_refused_run()):
+            write_to_log_files(message)
+        print(f"{program}: {message}", file=sys.stderr)
         sys.exit(error.exit_code)
 
 

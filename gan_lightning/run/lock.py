@@ -16,6 +16,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lightning.run.record import take_snapshot
+
 LOCK_NAME = ".lock"
 
 
@@ -37,6 +39,7 @@ class RunDirLock(Callback):
             return
         HydraConfig.instance().set_config(config)  # for ${hydra:...} in the run directory's name
         run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir"))).absolute()
+        take_snapshot(run_dir)  # before anything is written: a refused run is undone from it
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.handle = open(run_dir / LOCK_NAME, "a+")

@@ -1,13 +1,54 @@
 """The checkpoint a run continues from (`resume=RUN_DIR` or `ckpt_path=`), checked before
 anything trains: it must exist, be a gan_lightning checkpoint of this model and data
-(run/read_checkpoint.py), and have budget left."""
+(run/read_checkpoint.py) and have budget left; a resumed run must also be the same run.
 
+The checkpoint is the record of what trained: every checkpoint carries the composed config
+(`ConfigRecord`) beside the model's hyperparameters. A resume whose config differs from that
+record, in the model's hyperparameters or any key beyond the budget and the keys that do not
+change the trained weights (`MAY_CHANGE`), is refused, naming each key with both values,
+whether the change was typed or edited into the run's .hydra/overrides.yaml.
+"""
+
+from collections.abc import Mapping
 from pathlib import Path
 
-from omegaconf import DictConfig
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.run.errors import ConfigError
 from gan_lightning.run.read_checkpoint import read_checkpoint
+
+# What a resume may change: the budget, and keys that do not change the trained weights
+# (display, logging and checkpoint intervals, the metrics' interval and sample count, data-loader
+# workers, where things are written).
+MAY_CHANGE = ("trainer.max_epochs", "max_generator_steps", "trainer.enable_progress_bar",
+              "trainer.enable_model_summary", "trainer.log_every_n_steps", "callbacks.checkpoint.every_n_minutes",
+              "callbacks.checkpoint.every_n_generator_steps", "callbacks.metrics.every_n_epochs",
+              "callbacks.metrics.num_samples", "callbacks.metrics.batch_size", "callbacks.sample_grid.every_n_epochs",
+              "data.num_workers", "resume", "ckpt_path", "paths.")
+
+
+def flatten(tree, prefix: str = "") -> dict:
+    """{"a.b.c": value} for every leaf of nested mappings."""
+    if not isinstance(tree, Mapping) or (prefix and not tree):
+        return {prefix.rstrip("."): tree}
+    return {key: value for name, sub in tree.items() for key, value in flatten(sub, f"{prefix}{name}.").items()}
+
+
+class ConfigRecord(L.Callback):
+    """Writes the composed config into every checkpoint, as {"dotted.key": value}."""
+
+    def __init__(self, cfg: DictConfig):
+        self.config = flatten(OmegaConf.to_container(cfg, resolve=True))
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        checkpoint.setdefault("gan_lightning", {})["config"] = self.config
+
+
+def _differences(recorded: dict, current: dict, prefix: str = "") -> list[str]:
+    """'key: recorded -> current' for each key both hold with another value, but the keys that may change."""
+    return [f"{prefix}{key}: {recorded[key]!r} -> {current[key]!r}" for key in sorted(recorded.keys() & current.keys())
+            if recorded[key] != current[key] and not f"{prefix}{key}".startswith(MAY_CHANGE)]
 
 
 class Continuation:
@@ -37,6 +78,27 @@ class Continuation:
         raise ConfigError(f"{self.typed} is finished: it has trained {epochs} epochs and {steps} generator steps, "
                           f"{key}={budget} allows no more; to train on, raise it above {trained}, "
                           f"e.g. {key}={2 * trained}.")
+
+    def refuse_changes(self, cfg: DictConfig, hparams: Mapping) -> None:
+        """A ConfigError naming every key whose value differs from what the checkpoint trained with."""
+        record = self.checkpoint.get("gan_lightning", {}).get("config")
+        if record is not None:
+            current = flatten(OmegaConf.to_container(cfg, resolve=True))
+            # a run directory moved or copied elsewhere: paths inside it move with it
+            moved = record.get("paths.output_dir"), current.get("paths.output_dir")
+            record = {key: value.replace(*moved, 1) if isinstance(value, str) and None not in moved
+                      and value.startswith(moved[0]) else value for key, value in record.items()}
+            changes = _differences(record, current)
+        else:  # a checkpoint from before the config record: its model hyperparameters
+            recorded = {**self.checkpoint["hyper_parameters"]}
+            for side in (recorded, current := {**hparams}):  # from before net.spectral_norm: it was off
+                side["net"] = {"spectral_norm": False, **side.get("net", {})}
+            changes = _differences(flatten(recorded), flatten(current), "model hyperparameter ")
+        if changes:
+            raise ConfigError(f"{self.typed} would not continue the same run: {'; '.join(changes)} (the checkpoint's "
+                              f"value first; typed, or edited into {Path(cfg.resume) / '.hydra' / 'overrides.yaml'}). "
+                              f"A resume may change only the budget (trainer.max_epochs, max_generator_steps) and "
+                              f"what does not change the weights; start a new run to change the rest.")
 
 
 def continuation(cfg: DictConfig) -> Continuation | None:

@@ -1,0 +1,64 @@
+"""Checks of the composed config that no single piece can make: top-level keys, the seed, the
+trainer's budget and devices. Each failure is one ConfigError naming the key and a value that
+works, raised before anything is built (so the refused run leaves nothing behind)."""
+
+from importlib.resources import files
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from gan_lightning.run.errors import ConfigError, require_number
+
+SEED_LIMIT = 2**32  # numpy's seeds, which seed_everything sets too
+
+
+def known_top_level_keys() -> set[str]:
+    """The groups and keys of conf/config.yaml, and Hydra's own."""
+    config = OmegaConf.to_container(OmegaConf.load(files("gan_lightning.conf") / "config.yaml"))
+    groups = {next(iter(entry)).split("@")[0].removeprefix("optional ").strip() if isinstance(entry, dict) else entry
+              for entry in config.pop("defaults")}
+    return {*groups, *config, "hydra"} - {"_self_"}
+
+
+def refuse_unknown_keys(cfg: DictConfig) -> None:
+    """A top-level key nothing reads (`+lr=1e-3`, Hydra's own suggestion after `lr=1e-3` fails)
+    would be ignored: refused, naming the key that was probably meant."""
+    for key in sorted(set(cfg) - known_top_level_keys()):
+        meant = [f"{group}.{key}" for group in sorted(cfg) if isinstance(cfg.get(group), DictConfig)
+                 and key in cfg[group]]
+        hint = f"did you mean {' or '.join(f'{m}={cfg[key]}' for m in meant)}?" if meant else (
+            "no config group has it; python -m gan_lightning --cfg job shows every key.")
+        raise ConfigError(f"{key}={cfg[key]} is not a key gan_lightning reads, so it would be ignored: {hint}")
+
+
+def check_seed(seed) -> None:
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"seed={seed!r} is not an integer: use e.g. seed=42, or seed=null for no fixed seed.")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"seed={seed} is out of range: use an integer from 0 to {SEED_LIMIT - 1}, e.g. seed=42.")
+
+
+def check_trainer(cfg: DictConfig) -> None:
+    trainer = cfg.trainer
+    max_epochs = trainer.get("max_epochs")
+    if max_epochs is not None and max_epochs != -1:
+        require_number("trainer.max_epochs", max_epochs, integer=True, example=10)
+    elif cfg.get("max_generator_steps") is None:
+        raise ConfigError(f"trainer.max_epochs={max_epochs} sets no budget and max_generator_steps is unset: "
+                          f"give one, e.g. trainer.max_epochs=10 or max_generator_steps=5000.")
+    require_number("trainer.log_every_n_steps", trainer.get("log_every_n_steps", 50), integer=True, example=10)
+    accelerator = str(trainer.get("accelerator", "auto"))
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={accelerator} (trainer=gpu) needs a CUDA GPU, and PyTorch sees none "
+                          f"on this machine: use trainer=default (any device) or trainer=cpu.")
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Everything above, in the order a user reads the command line."""
+    refuse_unknown_keys(cfg)
+    check_seed(cfg.get("seed"))
+    if not isinstance(cfg.get("conditional", False), bool):
+        raise ConfigError(f"conditional={cfg.conditional!r} must be true or false.")
+    check_trainer(cfg)
