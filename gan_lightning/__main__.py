@@ -6,8 +6,12 @@ if __name__ == "__main__":
     try:  # Ctrl-C while the libraries load (several seconds): one line, not an import traceback
         from gan_lightning.train import main
     except KeyboardInterrupt:
+        import os
         import sys
 
         print("gan_lightning: Stopped by SIGINT (Ctrl-C) while starting: nothing was written.", file=sys.stderr)
-        sys.exit(130)
+        sys.stderr.flush()
+        # os._exit: an interrupt that passed through an extension's PyRun_* during import makes a
+        # normal exit re-raise SIGINT (exit code -2); nothing is open that needs closing yet
+        os._exit(130)
     main()

@@ -171,6 +171,7 @@ def test_ctrl_c_before_training_starts_is_one_line_and_exit_130(tmp_path):
     assert [line for line in proc.stderr.splitlines() if line.startswith("gan_lightning: ")] == [
         "gan_lightning: Stopped by SIGINT (Ctrl-C) before training started or after it ended: no training step "
         "was lost."]
+    assert not run_dir.exists()  # nothing had trained: no run directory is left behind
 
 
 def test_a_second_ctrl_c_during_the_save_stops_at_once_and_leaves_no_partial_file(tmp_path, monkeypatch):
@@ -240,9 +241,26 @@ def test_ctrl_c_at_start_up_is_one_line_and_exit_130(tmp_path, after):
 
     proc = subprocess.Popen([sys.executable, "-m", "gan_lightning", *TINY, "trainer.max_epochs=50",
                              f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, env={**os.environ, "HYDRA_FULL_ERROR": "0"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # as a terminal starts it: a test runner in the background may ignore SIGINT
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(after)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in stderr and "graceful shutdown" not in stderr, stderr[-2000:]
     assert len([line for line in stderr.splitlines() if line.startswith("gan_lightning: Stopped by SIGINT")]) == 1
+
+
+def test_a_run_from_before_the_config_record_resumes_and_is_judged_by_its_hparams(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli("model=wgan_gp", "net=mlp", *TINY[1:], "trainer.max_epochs=1", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    path = run_dir / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(path, weights_only=True)  # as the previous version wrote it:
+    del checkpoint["gan_lightning"]["config"]  # no config record,
+    checkpoint["hyper_parameters"]["gp_weight"] = 10.0  # and WGAN-GP's old keyword default
+    torch.save(checkpoint, path)
+    proc = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", "model.n_critic=3", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "model hyperparameter n_critic: 5 -> 3" in proc.stderr
+    assert "gp_weight" not in proc.stderr
+    run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path)
+    assert steps(run_dir) == 3  # 16 critic steps in 2 epochs, a G step after every 5th

@@ -105,7 +105,8 @@ def one_line_errors(program: str = "gan_lightning") -> Iterator[None]:
     try:
         yield
     except Interrupted as interrupted:
-        write_to_log_files(str(interrupted))
+        if not undo_refused_run():  # stopped before training started: like a refusal, nothing is left
+            write_to_log_files(str(interrupted))
         print(f"{program}: {interrupted}", file=sys.stderr)
         sys.exit(interrupted.exit_code)
     except Exception as exc:

@@ -28,6 +28,10 @@ MAY_CHANGE = ("trainer.max_epochs", "max_generator_steps", "trainer.enable_progr
               "data.num_workers", "resume", "ckpt_path", "paths.")
 
 
+# WGAN's and WGAN-GP's keyword arguments from before the reg group; older checkpoints carry them.
+LEGACY_SPELLINGS = ("clip_value", "gp_weight")
+
+
 def flatten(tree, prefix: str = "") -> dict:
     """{"a.b.c": value} for every leaf of nested mappings."""
     if not isinstance(tree, Mapping) or (prefix and not tree):
@@ -93,6 +97,8 @@ class Continuation:
             recorded = {**self.checkpoint["hyper_parameters"]}
             for side in (recorded, current := {**hparams}):  # from before net.spectral_norm: it was off
                 side["net"] = {"spectral_norm": False, **side.get("net", {})}
+                for key in LEGACY_SPELLINGS:  # compared as the reg they became
+                    side.pop(key, None)
             changes = _differences(flatten(recorded), flatten(current), "model hyperparameter ")
         if changes:
             raise ConfigError(f"{self.typed} would not continue the same run: {'; '.join(changes)} (the checkpoint's "
