@@ -18,13 +18,11 @@ from functools import partial
 
 import lightning as L
 import torch
-from lightning.pytorch.core.mixins import HyperparametersMixin
-from lightning.pytorch.utilities.parsing import collect_init_args
 from torch import Tensor
 
 from gan_lightning.models.divergence import DivergenceWatch
 from gan_lightning.models.ema import EMA
-from gan_lightning.models.hparams import check_hparams, check_own_loss, preset
+from gan_lightning.models.hparams import arguments_with_preset, check_hparams, check_own_loss
 from gan_lightning.models.labels import class_labels
 from gan_lightning.nets import build_nets
 from gan_lightning.nets.conditional import with_labels
@@ -49,11 +47,7 @@ class GANModule(L.LightningModule):
                  augment: Mapping | None = None, num_classes: int | None = None,
                  class_names: Sequence[str] | None = None):
         super().__init__()
-        given = {}  # this frame's arguments and every subclass's (what save_hyperparameters reads)
-        for arguments in collect_init_args(inspect.currentframe(), [], classes=(HyperparametersMixin,)):
-            given.update(arguments)
-        defaults = preset(self.preset) if self.preset else {}
-        self.save_hyperparameters({**given, **{k: v for k, v in defaults.items() if given.get(k) is None}})
+        self.save_hyperparameters(arguments_with_preset(inspect.currentframe(), self.preset))
         hp = self.hparams
         check_hparams(hp)
         check_own_loss(type(self), GANModule, hp.loss)

@@ -9,7 +9,10 @@ loss and reg its defaults list names.
 
 from functools import cache
 from importlib.resources import files
+from types import FrameType
 
+from lightning.pytorch.core.mixins import HyperparametersMixin
+from lightning.pytorch.utilities.parsing import collect_init_args
 from omegaconf import OmegaConf
 
 from gan_lightning.run.errors import ConfigError, require_number
@@ -35,6 +38,17 @@ def preset(name: str) -> dict:
                 reg.update(OmegaConf.to_container(OmegaConf.load(conf / "reg" / f"{name}.yaml")) or {})
             values["reg"] = {key: value for key, value in reg.items() if value is not None}  # shorthands unset
     return values
+
+
+def arguments_with_preset(frame: FrameType, name: str | None) -> dict:
+    """The arguments of the constructor running in `frame` and of every subclass's constructor
+    that called it (what save_hyperparameters would record), each one not given (None) taken
+    from the preset `name`."""
+    given = {}
+    for arguments in collect_init_args(frame, [], classes=(HyperparametersMixin,)):
+        given.update(arguments)
+    defaults = preset(name) if name else {}
+    return {**given, **{key: value for key, value in defaults.items() if given.get(key) is None}}
 
 
 def check_hparams(hp) -> None:
