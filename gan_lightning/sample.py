@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
@@ -52,12 +53,16 @@ def parse_args(argv: list[str]) -> dict:
             else:
                 args[key] = TYPES.get(key, str)(value)
         except ValueError:
-            raise ConfigError(f"{key}={value!r} is not a valid {'true/false' if key == 'ema' else 'integer'}.") from None
+            raise ConfigError(f"{key}={value!r} is not a valid {'true/false' if key == 'ema' else 'integer'}: "
+                              f"e.g. {key}={'true' if key == 'ema' else DEFAULTS[key] or 1}.") from None
     if args["ckpt"] is None:
         raise ConfigError("ckpt=PATH is required: a checkpoints/last.ckpt or best.ckpt of a gan_lightning run.")
     for key in ("n", "rows", "steps", "batch_size"):
         if args[key] < 1 or (key == "steps" and args[key] < 2):
-            raise ConfigError(f"{key}={args[key]} is too small.")
+            raise ConfigError(f"{key}={args[key]} is too small: use {key}={2 if key == 'steps' else 1} or more "
+                              f"(defaults: n=64, rows=8, steps=10, batch_size=500).")
+    if args["nrow"] is not None and args["nrow"] < 1:
+        raise ConfigError(f"nrow={args['nrow']} is too small: a grid has at least one column, e.g. nrow=8.")
     if args["mode"] not in ("grid", "interpolate"):
         raise ConfigError(f"mode={args['mode']!r} is not a mode: use grid or interpolate.")
     return args
@@ -131,9 +136,17 @@ def inputs(args: dict, hparams: dict, device: str) -> tuple[Tensor, Tensor | Non
     return noise, class_labels(args["n"]), args["nrow"] or math.ceil(math.sqrt(args["n"]))
 
 
-def refuse_what_does_not_fit(n: int, image_shape: list[int]) -> None:
-    """The images are made in memory (float32) before they are written: refuse a number that cannot fit."""
-    needed = n * math.prod(image_shape) * 4
+def refuse_what_does_not_fit(n: int, image_shape: list[int], out: Path) -> None:
+    """The images are made in memory (float32) before they are written, a grid several times over
+    (the grid, its 8-bit copy, the encoder's): refuse a number that cannot fit, and a grid larger
+    than image viewers (and PIL, Image.MAX_IMAGE_PIXELS) open."""
+    grid = out.suffix.lower() != ".npz"
+    if grid and n * math.prod(image_shape[1:]) > Image.MAX_IMAGE_PIXELS:
+        fits = Image.MAX_IMAGE_PIXELS // math.prod(image_shape[1:])
+        raise ConfigError(f"A grid of n={n} images of {'x'.join(map(str, image_shape[1:]))} pixels would be "
+                          f"{n * math.prod(image_shape[1:]) / 1e6:.0f} megapixels, more than image viewers open: "
+                          f"use n={fits} or fewer, or out=samples.npz for many images.")
+    needed = n * math.prod(image_shape) * 4 * (4 if grid else 1)
     available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if needed > available // 2:
         fits = max(1, available // 2 // (math.prod(image_shape) * 4))
@@ -146,7 +159,7 @@ def run(args: dict) -> Path:
     device = resolve_device(args["device"])
     generator, hparams = load_generator(args["ckpt"], args["ema"], device)
     refuse_what_does_not_fit(args["n"] if args["mode"] == "grid" else args["rows"] * args["steps"],
-                             hparams["image_shape"])
+                             hparams["image_shape"], Path(args["out"]))
     if args["seed"] is not None:
         torch.manual_seed(args["seed"])
     out = Path(args["out"])

@@ -89,7 +89,7 @@ CASES = {
                                     "data.image_size=4096"], "use data.image_size=256 or smaller"),
     "unquoted non-ASCII path": (lambda t, run: ["data=folder", "data.root=/data/my photos ü"],
                                 "cannot be read as key=value: quote the value"),
-    "a key nothing reads": (lambda t, run: ["+lr=1e-3"], "did you mean model.lr=0.001?"),
+    "a key nothing reads": (lambda t, run: ["+lr=1e-3"], "did you mean model.lr=1e-3?"),
 }
 if not torch.cuda.is_available():
     CASES["gpu without one"] = (lambda t, run: ["trainer=gpu"], "needs a CUDA GPU, and PyTorch sees none")

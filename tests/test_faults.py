@@ -104,7 +104,7 @@ def test_resume_accepts_what_does_not_change_the_run_and_names_what_would(run_di
 
 def test_unknown_top_level_keys_are_refused_with_the_key_meant(tmp_path):
     proc = run_cli("+lr=1e-3", *TINY, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False)
-    assert proc.returncode == 2 and "did you mean model.lr=0.001?" in proc.stderr
+    assert proc.returncode == 2 and "did you mean model.lr=1e-3?" in proc.stderr
     assert not (tmp_path / "run").exists()
 
 
@@ -264,3 +264,29 @@ def test_a_run_from_before_the_config_record_resumes_and_is_judged_by_its_hparam
     assert "gp_weight" not in proc.stderr
     run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path)
     assert steps(run_dir) == 3  # 16 critic steps in 2 epochs, a G step after every 5th
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["lr=1e-3"], "lr=1e-3 is not a key gan_lightning reads: did you mean model.lr=1e-3?"),
+    (["model=foo"], "Unknown model 'foo' in model=foo: use one of dcgan, gan, quickstart"),
+    (["trainer.precision=8-bit"], "The trainer settings are not accepted (ValueError: Precision '8-bit' is invalid."),
+    (["model._target_=nowhere.Model"], "The model target cannot be imported (ModuleNotFoundError: No module named "
+                                       "'nowhere'): check its _target_, and that its module is on PYTHONPATH."),
+    (["trainer.limit_train_batches=0"], "trainer.limit_train_batches=0 must be positive"),
+])
+def test_what_hydra_or_lightning_would_reject_is_one_sentence_and_leaves_nothing(tmp_path, overrides, message):
+    proc = run_cli(*TINY, "trainer.max_epochs=1", *overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path,
+                   check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "HYDRA_FULL_ERROR" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert message in line
+    assert not (tmp_path / "run").exists() and not (tmp_path / "outputs").exists()
+
+
+def test_a_refused_resume_puts_back_a_stale_lock_file_and_every_file_time(run_dir, tmp_path):
+    (run_dir / ".lock").write_text("pid 1")  # left by a run that was stopped
+    times = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
+    before = files(run_dir)
+    proc = run_cli(f"resume={run_dir}", "model.lr=0.1", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and files(run_dir) == before
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()} == times

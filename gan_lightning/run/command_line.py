@@ -75,26 +75,56 @@ def refuse_unparsable(arguments: list[str]) -> None:
                               f"characters need this).") from None
 
 
+def _options(group: str) -> list[str]:
+    return sorted(entry.name[:-5] for entry in (files("gan_lightning.conf") / group).iterdir()
+                  if entry.name.endswith(".yaml"))
+
+
+GROUPS = tuple(sorted(entry.name for entry in files("gan_lightning.conf").iterdir()
+                      if entry.is_dir() and not entry.name.startswith(("_", "hydra"))))
+
+
 def refuse_unknown_pieces(overrides: list[str]) -> None:
-    """A ConfigError for a loss=, reg= or augment= name with no config file (Hydra's own message
-    for a name inside a list is a search-path dump)."""
+    """A ConfigError for a config group option with no config file, e.g. model=foo or reg=[r1,r3]
+    (Hydra's own message is a search-path dump). Skipped when hydra.searchpath adds folders of
+    the user's own."""
+    if any(override_key(o).startswith("hydra.searchpath") for o in overrides):
+        return
     for override in overrides:
         key, value = override_key(override), override.partition("=")[2]
-        if key not in ("loss", "reg", "augment") or not value:
+        if key not in GROUPS or not value or value == "null":
             continue
-        known = sorted(entry.name[:-5] for entry in (files("gan_lightning.conf") / key).iterdir()
-                       if entry.name.endswith(".yaml"))
+        known = _options(key)
         for name in (word.strip() for word in value.strip("[]").split(",")):
             if name and name not in known:
-                example = f"{key}=[r1,r2]" if key == "reg" else f"{key}={known[-1]}"
+                example = f"{key}=[r1,r2]" if key == "reg" else f"{key}={known[0]}"
                 raise ConfigError(f"Unknown {key} {name!r} in {override}: use one of {', '.join(known)} "
                                   f"(e.g. {example}).")
+
+
+def refuse_unknown_top_level_keys(overrides: list[str]) -> None:
+    """`lr=1e-3` gets Hydra's "Could not override 'lr'... use +lr=1e-3", and `+lr` would be
+    ignored: one sentence naming the key that was probably meant instead."""
+    from gan_lightning.run.config_checks import known_top_level_keys
+
+    known = known_top_level_keys()
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        if override.startswith("-") or "=" not in override or "." in key or "/" in key or key.lstrip("+~") in known:
+            continue
+        name = key.lstrip("+~")
+        meant = [f"{group}.{name}" for group in GROUPS for option in _options(group)
+                 if name in (OmegaConf.load(files("gan_lightning.conf") / group / f"{option}.yaml") or {})]
+        hint = f"did you mean {sorted(set(meant))[0]}={override.split('=', 1)[1]}?" if meant else \
+            "python -m gan_lightning --cfg job lists every key."
+        raise ConfigError(f"{override} is not a key gan_lightning reads: {hint}")
 
 
 def check_command_line(arguments: list[str]) -> list[str]:
     """The arguments Hydra gets: `resume=` expanded; values Hydra cannot parse and unknown
     loss/reg/augment names refused."""
     refuse_unparsable([a for a in arguments if override_key(a) != "resume"])
+    refuse_unknown_top_level_keys(arguments)
     arguments = expand_resume(arguments)
     refuse_unknown_pieces(arguments)
     return arguments

@@ -49,6 +49,8 @@ def check_trainer(cfg: DictConfig) -> None:
         raise ConfigError(f"trainer.max_epochs={max_epochs} sets no budget and max_generator_steps is unset: "
                           f"give one, e.g. trainer.max_epochs=10 or max_generator_steps=5000.")
     require_number("trainer.log_every_n_steps", trainer.get("log_every_n_steps", 50), integer=True, example=10)
+    if trainer.get("limit_train_batches") is not None:
+        require_number("trainer.limit_train_batches", trainer.limit_train_batches, example=10)  # 0 trains nothing
     accelerator = str(trainer.get("accelerator", "auto"))
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.accelerator={accelerator} (trainer=gpu) needs a CUDA GPU, and PyTorch sees none "

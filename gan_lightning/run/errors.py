@@ -87,6 +87,35 @@ def find_one_line_error(exc: BaseException) -> OneLineError | None:
     return None
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen = []
+    while exc is not None and all(exc is not s for s in seen):
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def unbuildable_config(exc: BaseException) -> ConfigError | None:
+    """A config entry Hydra could not instantiate (a target that does not import, a value the
+    library rejects, e.g. trainer.precision=8-bit), as one sentence: the entry, the library's
+    own reason, and that it is a config value to change."""
+    from hydra.errors import InstantiationException
+
+    chain = _chain(exc)
+    if not any(isinstance(e, InstantiationException) for e in chain):
+        return None
+    outer = next(e for e in chain if isinstance(e, InstantiationException))
+    cause = chain[-1] if chain[-1] is not outer else None
+    key = next((line.split(":", 1)[1].strip() for line in str(outer).splitlines() if line.startswith("full_key:")), "")
+    reason = f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}" if cause else \
+        str(outer).splitlines()[0]
+    if isinstance(cause, ImportError) or "Error locating target" in str(outer):
+        return ConfigError(f"The {key or 'config'} target cannot be imported ({reason}): check its _target_, and "
+                           f"that its module is on PYTHONPATH.")
+    return ConfigError(f"The {key or 'config'} settings are not accepted ({reason}): change the {key or 'config'}.* "
+                       f"value it names.")
+
+
 def write_to_log_files(message: str) -> None:
     """`message` into the log files only (a run's train.log); the console gets it on stderr."""
     record = logging.LogRecord("gan_lightning", logging.ERROR, __file__, 0, message, None, None)
@@ -110,7 +139,7 @@ def one_line_errors(program: str = "gan_lightning") -> Iterator[None]:
         print(f"{program}: {interrupted}", file=sys.stderr)
         sys.exit(interrupted.exit_code)
     except Exception as exc:
-        error = find_one_line_error(exc)
+        error = find_one_line_error(exc) or unbuildable_config(exc)
         if error is None:
             write_to_log_files("".join(traceback.format_exception(exc)).rstrip())
             raise

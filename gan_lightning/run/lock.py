@@ -10,6 +10,7 @@ the second is refused in one sentence. Registered as a Hydra callback in conf/hy
 import fcntl
 import os
 import sys
+import weakref
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -27,6 +28,16 @@ def launched_rank() -> int:
         if os.environ.get(name, "0") not in ("", "0"):
             return int(os.environ[name])
     return 0
+
+
+def _release(handle, path: Path) -> None:
+    """Remove the lock file if it is still this process's (a refused resume puts back the one it
+    found), and let go of the lock."""
+    try:
+        if path.is_file() and path.read_text() == f"pid {os.getpid()}":
+            path.unlink()
+    finally:
+        handle.close()
 
 
 class RunDirLock(Callback):
@@ -58,11 +69,12 @@ class RunDirLock(Callback):
         self.handle.write(f"pid {os.getpid()}")
         self.handle.flush()
         self.path = run_dir / LOCK_NAME
+        # however the run ends (a stop exits before on_run_end): at exit, or when this lock is dropped
+        self._release = weakref.finalize(self, _release, self.handle, self.path)
 
     def on_run_end(self, config: DictConfig, **kwargs) -> None:
         if self.path is not None:
-            self.path.unlink(missing_ok=True)
-            self.handle.close()
+            self._release()
             self.path = self.handle = None
 
     @staticmethod

@@ -10,13 +10,14 @@ files back byte for byte and loses the files the refused command added.
 """
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
 import lightning as L
 
-# Files a refused resume may have rewritten, restored from their bytes.
-RESTORED = (".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml")
+# Files a refused resume may have rewritten, restored from their bytes (and times).
+RESTORED = (".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml", ".lock")
 
 
 class Snapshot:
@@ -24,7 +25,8 @@ class Snapshot:
         self.run_dir = run_dir
         self.existed = run_dir.exists()
         self.new_parents = [p for p in run_dir.parents if not p.exists()]  # innermost first
-        self.files = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()} if self.existed else {}
+        self.files = {p: (p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in run_dir.rglob("*")
+                      if p.is_file()} if self.existed else {}
         self.saved = {name: (run_dir / name).read_bytes() for name in RESTORED if (run_dir / name).is_file()}
         log = run_dir / "train.log"
         self.log_size = log.stat().st_size if log.is_file() else None
@@ -54,6 +56,9 @@ class Snapshot:
         elif log.is_file():
             with open(log, "r+b") as file:
                 file.truncate(self.log_size)
+        for path, times in self.files.items():  # the times too: nothing looks touched
+            if path.is_file():
+                os.utime(path, ns=times)
         return True
 
 

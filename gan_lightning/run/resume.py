@@ -79,7 +79,8 @@ class Continuation:
             key, budget, trained = "max_generator_steps", max_steps, steps
         else:
             return
-        raise ConfigError(f"{self.typed} is finished: it has trained {epochs} epochs and {steps} generator steps, "
+        raise ConfigError(f"{self.typed} is finished: it has trained {epochs} epoch{'s' * (epochs != 1)} and {steps} "
+                          f"generator step{'s' * (steps != 1)}, "
                           f"{key}={budget} allows no more; to train on, raise it above {trained}, "
                           f"e.g. {key}={2 * trained}.")
 
