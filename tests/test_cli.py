@@ -84,14 +84,15 @@ def test_missing_mnist_is_one_clear_sentence(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("model=stylegan9", "Could not find 'model/stylegan9'"),
-    ("data=imagenet", "Could not find 'data/imagenet'"),
+    ("model=stylegan9", "Unknown model 'stylegan9' in model=stylegan9: use one of dcgan, gan, quickstart, rpgan"),
+    ("data=imagenet", "Unknown data 'imagenet' in data=imagenet: use one of celeba, folder, mnist, mnist5k"),
     ("model.optimizer=sgd", "Unknown model.optimizer='sgd'"),
 ])
 def test_bad_names_are_refused_clearly(tmp_path, override, message):
     proc = run_cli(override, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path, check=False)
-    assert proc.returncode != 0
-    assert message in proc.stderr
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1  # one sentence, nothing of Hydra's search-path dump
+    assert message in proc.stderr and not (tmp_path / "r").exists()
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
