@@ -64,8 +64,9 @@ class MNISTDataModule(InMemoryImageDataModule):
             return MNIST(str(self.root), train=True, download=download)
         except (RuntimeError, OSError) as err:
             reason = "could not be downloaded" if download else "data.download=false"
+            detail = str(err).splitlines()[0].rstrip(": ") if str(err) else type(err).__name__
             raise ConfigError(
-                f"MNIST is not in data.root={self.root} ({reason}: {str(err).splitlines()[0]}); "
+                f"MNIST is not in data.root={self.root} ({reason}: {detail}); "
                 f"connect to the internet, put the MNIST IDX files under {self.root / 'MNIST' / 'raw'}, "
                 f"or train on the offline digits with data=mnist5k."
             ) from err

@@ -83,7 +83,7 @@ def build_extractor(kind: str, classifier_path: str | None, inception_weights: s
         raise ConfigError(
             f"The Inception weights for FID/KID could not be loaded {where}: {type(err).__name__} {reason}; "
             f"give a local copy of torch-fidelity's weights-inception-2015-12-05-6726825d.pth with "
-            f"callbacks.metrics.inception_weights=PATH, or use callbacks.metrics.feature=mnist for digits."
+            f"callbacks.metrics.inception_weights=PATH, or train without FID/KID: callbacks.metrics.feature=null."
         ) from err
 
 
