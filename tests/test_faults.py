@@ -290,3 +290,13 @@ def test_a_refused_resume_puts_back_a_stale_lock_file_and_every_file_time(run_di
     proc = run_cli(f"resume={run_dir}", "model.lr=0.1", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and files(run_dir) == before
     assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()} == times
+
+
+def test_a_refused_sweep_job_leaves_no_folder_and_the_finished_ones_stay(tmp_path):
+    tiny = [*TINY, "trainer.max_epochs=1", "trainer.limit_train_batches=4"]
+    proc = run_cli("-m", *tiny, "seed=1,-5", f"hydra.sweep.dir={tmp_path / 'a' / 'sweep'}", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "seed=-5 is out of range" in proc.stderr
+    jobs = sorted(p.name for p in (tmp_path / "a" / "sweep").iterdir())
+    assert len(jobs) == 2 and jobs[0].startswith("0_") and "seed=1" in jobs[0] and jobs[1] == "multirun.yaml"
+    proc = run_cli("-m", *tiny, "seed=-5,1", f"hydra.sweep.dir={tmp_path / 'b' / 'sweep'}", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and not (tmp_path / "b").exists()  # refused at its first job: no sweep folder

@@ -72,6 +72,19 @@ class RunDirLock(Callback):
         # however the run ends (a stop exits before on_run_end): at exit, or when this lock is dropped
         self._release = weakref.finalize(self, _release, self.handle, self.path)
 
+    # A sweep: the lock's job (one run per directory) is Hydra's there, as every job gets a folder
+    # of its own; a job refused before training still leaves nothing behind.
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        HydraConfig.instance().set_config(config)
+        sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))).absolute()
+        self.sweep_made = [p for p in (sweep_dir, *sweep_dir.parents) if not p.exists()]  # innermost first
+
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        made = getattr(self, "sweep_made", None)
+        if made and launched_rank() == 0:  # jobs of a sweep this command started in a new folder
+            take_snapshot(Path(config.hydra.runtime.output_dir).absolute(), new_parents=made)
+
     def on_run_end(self, config: DictConfig, **kwargs) -> None:
         if self.path is not None:
             self._release()

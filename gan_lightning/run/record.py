@@ -21,10 +21,12 @@ RESTORED = (".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml", 
 
 
 class Snapshot:
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, new_parents: list[Path] | None = None):
+        """`new_parents`: for a sweep job, whose folder Hydra makes before any callback sees it,
+        the folders this sweep made (the job's folder is then new too)."""
         self.run_dir = run_dir
-        self.existed = run_dir.exists()
-        self.new_parents = [p for p in run_dir.parents if not p.exists()]  # innermost first
+        self.existed = run_dir.exists() and new_parents is None
+        self.new_parents = new_parents if new_parents is not None else [p for p in run_dir.parents if not p.exists()]
         self.files = {p: (p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in run_dir.rglob("*")
                       if p.is_file()} if self.existed else {}
         self.saved = {name: (run_dir / name).read_bytes() for name in RESTORED if (run_dir / name).is_file()}
@@ -39,9 +41,9 @@ class Snapshot:
         _close_log_files(self.run_dir)
         if not self.existed:
             shutil.rmtree(self.run_dir, ignore_errors=True)
-            for parent in self.new_parents:
-                if parent.is_dir() and not any(parent.iterdir()):
-                    parent.rmdir()
+            for parent in self.new_parents:  # innermost first; a sweep's own multirun.yaml does not count
+                if parent.is_dir() and all(p.name == "multirun.yaml" for p in parent.iterdir()):
+                    shutil.rmtree(parent)
             return True
         for path in sorted(self.run_dir.rglob("*"), reverse=True):  # files before their folders
             if path.is_file() and path not in self.files:
@@ -65,10 +67,11 @@ class Snapshot:
 _current: Snapshot | None = None
 
 
-def take_snapshot(run_dir: Path) -> Snapshot:
-    """Called by the lock before Hydra writes into `run_dir` (rank zero of a single run)."""
+def take_snapshot(run_dir: Path, new_parents: list[Path] | None = None) -> Snapshot:
+    """Called by the lock before Hydra writes into `run_dir` (rank zero of a single run), or as a
+    sweep job starts in a folder the sweep made."""
     global _current
-    _current = Snapshot(run_dir)
+    _current = Snapshot(run_dir, new_parents)
     return _current
 
 
