@@ -158,13 +158,13 @@ def refuse_what_does_not_fit(n: int, image_shape: list[int], out: Path) -> None:
 def run(args: dict) -> Path:
     device = resolve_device(args["device"])
     generator, hparams = load_generator(args["ckpt"], args["ema"], device)
-    refuse_what_does_not_fit(args["n"] if args["mode"] == "grid" else args["rows"] * args["steps"],
-                             hparams["image_shape"], Path(args["out"]))
-    if args["seed"] is not None:
-        torch.manual_seed(args["seed"])
     out = Path(args["out"])
     if out.suffix.lower() not in (".npz", ".png", ".jpg", ".jpeg"):
         raise ConfigError(f"out={out} must end in .png, .jpg (an image grid) or .npz (an array of images).")
+    refuse_what_does_not_fit(args["n"] if args["mode"] == "grid" else args["rows"] * args["steps"],
+                             hparams["image_shape"], out)
+    if args["seed"] is not None:
+        torch.manual_seed(args["seed"])
     noise, labels, nrow = inputs(args, hparams, device)
     images = generate(generator, noise, args["batch_size"], labels)  # in [-1, 1]
     try:

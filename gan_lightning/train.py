@@ -77,14 +77,15 @@ def train(cfg: DictConfig) -> float | None:
                         num_classes=len(class_names) if class_names else None, class_names=class_names,
                         _convert_="all")
     _refuse_single_image_batches(cfg, datamodule, model)
+    config_record = ConfigRecord(cfg)
     if resume is not None:
         check_resumable(resume.checkpoint, resume.path, model, datamodule)
         if resume.key == "resume":  # the same run goes on: nothing but the budget may change
-            resume.refuse_changes(cfg, model.hparams)
+            resume.refuse_changes(config_record.config, model.hparams)
         resume.refuse_if_finished(cfg)
         log.info("Resuming from %s at generator step %d.", resume.path, resume.generator_steps)
 
-    callbacks = [*_instantiate_all(cfg.get("callbacks")), TrainingStarted(), ConfigRecord(cfg)]
+    callbacks = [*_instantiate_all(cfg.get("callbacks")), TrainingStarted(), config_record]
     if cfg.get("max_generator_steps") is not None:
         callbacks.append(GeneratorStepBudget(cfg.max_generator_steps))
     loggers = _instantiate_all(cfg.get("logger"))

@@ -2,6 +2,7 @@
 trainer's budget and devices. Each failure is one ConfigError naming the key and a value that
 works, raised before anything is built (so the refused run leaves nothing behind)."""
 
+from functools import cache
 from importlib.resources import files
 
 import torch
@@ -12,12 +13,14 @@ from gan_lightning.run.errors import ConfigError, require_number
 SEED_LIMIT = 2**32  # numpy's seeds, which seed_everything sets too
 
 
-def known_top_level_keys() -> set[str]:
-    """The groups and keys of conf/config.yaml, and Hydra's own."""
+@cache
+def known_top_level_keys() -> frozenset[str]:
+    """The groups and keys of conf/config.yaml, and Hydra's own (read once: the command line's
+    check and the composed config's both ask)."""
     config = OmegaConf.to_container(OmegaConf.load(files("gan_lightning.conf") / "config.yaml"))
     groups = {next(iter(entry)).split("@")[0].removeprefix("optional ").strip() if isinstance(entry, dict) else entry
               for entry in config.pop("defaults")}
-    return {*groups, *config, "hydra"} - {"_self_"}
+    return frozenset({*groups, *config, "hydra"} - {"_self_"})
 
 
 def refuse_unknown_keys(cfg: DictConfig) -> None:

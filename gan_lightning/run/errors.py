@@ -70,10 +70,18 @@ def require_number(key: str, value, low: float = 0.0, high: float | None = None,
         raise ConfigError(f"{key}={value} must {bounds}.")
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions behind it, outermost first (Hydra and Lightning wrap or chain them)."""
+    chain = []
+    while exc is not None and all(exc is not seen for seen in chain):
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
 def find_one_line_error(exc: BaseException) -> OneLineError | None:
-    """The OneLineError behind `exc`, if any (Hydra and Lightning wrap or chain exceptions)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
+    """The OneLineError behind `exc`, if any."""
+    for exc in _chain(exc):
         if isinstance(exc, OneLineError):
             return exc
         if isinstance(exc, MissingMandatoryValue):  # a `???` in the config, e.g. data=folder's root
@@ -82,17 +90,7 @@ def find_one_line_error(exc: BaseException) -> OneLineError | None:
             where = f" writing {exc.filename}" if exc.filename else ""
             return WriteFailed(f"No space left on the device{where}: free some space, then continue the run with "
                                f"resume=<its run directory> (its last complete checkpoint is kept).")
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
     return None
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen = []
-    while exc is not None and all(exc is not s for s in seen):
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return seen
 
 
 def unbuildable_config(exc: BaseException) -> ConfigError | None:

@@ -27,11 +27,17 @@ class Snapshot:
         self.run_dir = run_dir
         self.existed = run_dir.exists() and new_parents is None
         self.new_parents = new_parents if new_parents is not None else [p for p in run_dir.parents if not p.exists()]
-        self.files = {p: (p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in run_dir.rglob("*")
-                      if p.is_file()} if self.existed else {}
-        self.saved = {name: (run_dir / name).read_bytes() for name in RESTORED if (run_dir / name).is_file()}
-        log = run_dir / "train.log"
-        self.log_size = log.stat().st_size if log.is_file() else None
+        self.files: dict[Path, tuple[int, int]] = {}  # (atime, mtime) of each file, to put back
+        self.saved: dict[str, bytes] = {}
+        self.log_size: int | None = None
+        if self.existed:  # (a new directory is removed whole: nothing to remember of it)
+            for path in run_dir.rglob("*"):
+                if path.is_file():
+                    stat = path.stat()
+                    self.files[path] = (stat.st_atime_ns, stat.st_mtime_ns)
+            self.saved = {name: (run_dir / name).read_bytes() for name in RESTORED if (run_dir / name).is_file()}
+            log = run_dir / "train.log"
+            self.log_size = log.stat().st_size if log.is_file() else None
         self.training_started = False
 
     def restore(self) -> bool:

@@ -84,11 +84,11 @@ class Continuation:
                           f"{key}={budget} allows no more; to train on, raise it above {trained}, "
                           f"e.g. {key}={2 * trained}.")
 
-    def refuse_changes(self, cfg: DictConfig, hparams: Mapping) -> None:
-        """A ConfigError naming every key whose value differs from what the checkpoint trained with."""
+    def refuse_changes(self, current: dict, hparams: Mapping) -> None:
+        """A ConfigError naming every key whose value differs from what the checkpoint trained with;
+        `current` is this run's composed config as ConfigRecord keeps it."""
         record = self.checkpoint.get("gan_lightning", {}).get("config")
         if record is not None:
-            current = flatten(OmegaConf.to_container(cfg, resolve=True))
             # a run directory moved or copied elsewhere: paths inside it move with it
             moved = record.get("paths.output_dir"), current.get("paths.output_dir")
             record = {key: value.replace(*moved, 1) if isinstance(value, str) and None not in moved
@@ -103,7 +103,7 @@ class Continuation:
             changes = _differences(flatten(recorded), flatten(current), "model hyperparameter ")
         if changes:
             raise ConfigError(f"{self.typed} would not continue the same run: {'; '.join(changes)} (the checkpoint's "
-                              f"value first; typed, or edited into {Path(cfg.resume) / '.hydra' / 'overrides.yaml'}). "
+                              f"value first; typed, or edited into {Path(self.path).parents[1] / '.hydra' / 'overrides.yaml'}). "
                               f"A resume may change only the budget (trainer.max_epochs, max_generator_steps) and "
                               f"what does not change the weights; start a new run to change the rest.")
 
