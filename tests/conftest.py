@@ -153,6 +153,30 @@ def write_mnist_idx(root: Path, n_train: int = 256, n_test: int = 16, seed: int 
     return train
 
 
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def write_cifar10(root: Path, per_batch: int = 20, seed: int = 0) -> np.ndarray:
+    """A small CIFAR-10 in torchvision's on-disk format (root/cifar-10-batches-py: five pickled
+    training batches of uint8 rows, a test batch and batches.meta); returns the training rows."""
+    import pickle
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        labels = [int(k) for k in rng.integers(0, 10, size=per_batch)]
+        with open(folder / name, "wb") as file:
+            pickle.dump({"batch_label": name, "data": data, "labels": labels}, file)
+        if name != "test_batch":
+            rows.append((data, labels))
+    with open(folder / "batches.meta", "wb") as file:
+        pickle.dump({"label_names": CIFAR10_CLASSES, "num_cases_per_batch": per_batch, "num_vis": 3072}, file)
+    return np.concatenate([data for data, _ in rows]), np.concatenate([labels for _, labels in rows])
+
+
 class RandomImages(InMemoryImageDataModule):
     """A tiny in-memory data set for fast unit tests of the training loop."""
 
@@ -180,6 +204,19 @@ def fit(model: L.LightningModule, batches: int, datamodule=None, **trainer_kwarg
     trainer = L.Trainer(**kwargs)
     trainer.fit(model, datamodule=datamodule or RandomImages(n=max(64, 8 * batches)))
     return trainer
+
+
+def assert_same_training_state(a: dict, b: dict) -> None:
+    """Two checkpoints hold the same weights, buffers, counters and optimizer states, bit for bit."""
+    assert a["state_dict"]["_extra_state"] == b["state_dict"]["_extra_state"]
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key, value in a["state_dict"].items():
+        if key != "_extra_state":
+            assert torch.equal(value, b["state_dict"][key]), key
+    for opt_a, opt_b in zip(a["optimizer_states"], b["optimizer_states"], strict=True):
+        for param, state in opt_a["state"].items():
+            for name, value in state.items():
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(opt_b["state"][param][name])), (param, name)
 
 
 def older_checkpoint(model: L.LightningModule, path: Path, drop: tuple[str, ...], **add) -> dict:

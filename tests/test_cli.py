@@ -85,7 +85,7 @@ def test_missing_mnist_is_one_clear_sentence(tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ("model=stylegan9", "Unknown model 'stylegan9' in model=stylegan9: use one of dcgan, gan, quickstart, rpgan"),
-    ("data=imagenet", "Unknown data 'imagenet' in data=imagenet: use one of celeba, folder, mnist, mnist5k"),
+    ("data=imagenet", "Unknown data 'imagenet' in data=imagenet: use one of celeba, cifar10, folder, mnist, mnist5k"),
     ("model.optimizer=sgd", "Unknown model.optimizer='sgd'"),
 ])
 def test_bad_names_are_refused_clearly(tmp_path, override, message):

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import write_mnist_idx
-from gan_lightning.data import MNIST5kDataModule, MNISTDataModule, to_signed_unit
+from conftest import CIFAR10_CLASSES, write_cifar10, write_mnist_idx
+from gan_lightning.data import CIFAR10DataModule, MNIST5kDataModule, MNISTDataModule, to_signed_unit
 from gan_lightning.run.errors import ConfigError
 
 
@@ -51,3 +51,58 @@ def test_batch_larger_than_the_data_set_is_refused(tmp_path):
         dm.setup("fit")
     with pytest.raises(ConfigError, match="data.batch_size=0"):
         MNIST5kDataModule(batch_size=0)
+
+
+# ---- 32-pixel digits and CIFAR-10 -------------------------------------------------------------
+
+def test_mnist5k_at_32_pixels_pads_each_digit_with_2_background_pixels_a_side():
+    digits, padded = MNIST5kDataModule(), MNIST5kDataModule(image_size=32)
+    assert padded.image_shape == (1, 32, 32)  # known before any data is read
+    digits.setup("fit"), padded.setup("fit")
+    assert padded.images.shape == (5000, 1, 32, 32)
+    assert torch.equal(padded.images[:, :, 2:30, 2:30], digits.images)
+    border = torch.ones(32, 32, dtype=torch.bool)
+    border[2:30, 2:30] = False
+    assert padded.images[:, :, border].max() == 0  # background: -1 once served
+
+
+def test_mnist_at_32_pixels_offline(tmp_path):
+    pixels = write_mnist_idx(tmp_path, n_train=40)
+    dm = MNISTDataModule(root=str(tmp_path), batch_size=10, download=False, image_size=32)
+    dm.setup("fit")
+    assert dm.images.shape == (40, 1, 32, 32) and np.array_equal(dm.images[:, 0, 2:30, 2:30].numpy(), pixels)
+    assert dm.labelled("train")[0].shape[-1] == 28  # the digit classifier trains on the digits themselves
+
+
+@pytest.mark.parametrize("size", [64, 30, "32"])
+def test_a_digit_size_other_than_28_or_32_is_one_sentence(size):
+    with pytest.raises(ConfigError, match=rf"data.image_size={size!r}: MNIST digits are 28 pixels.*image_size=32"):
+        MNIST5kDataModule(image_size=size)
+
+
+def test_cifar10_reads_torchvision_batches_offline_with_its_class_names(tmp_path):
+    rows, labels = write_cifar10(tmp_path, per_batch=8)
+    dm = CIFAR10DataModule(root=str(tmp_path), batch_size=4, download=True)  # present: nothing is downloaded
+    dm.prepare_data()
+    assert dm.use_labels() == CIFAR10_CLASSES
+    dm.setup("fit")
+    assert dm.images.shape == (40, 3, 32, 32) and dm.images.dtype == torch.uint8
+    assert torch.equal(dm.images.reshape(40, -1), torch.from_numpy(rows))  # CIFAR's rows are C, H, W in order
+    assert dm.labels.tolist() == labels.tolist()
+    images, batch_labels = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert images.shape == (4, 3, 32, 32) and images.min() >= -1 and batch_labels.dtype == torch.int64
+
+
+@pytest.mark.parametrize("download", [True, False])
+def test_missing_cifar10_names_the_root_and_what_to_put_there(tmp_path, download):
+    dm = CIFAR10DataModule(root=str(tmp_path / "nowhere"), download=download)
+    reason = "could not be downloaded" if download else "data.download=false"
+    with pytest.raises(ConfigError, match=rf"CIFAR-10 is not in data.root=.*nowhere \({reason}.*cifar-10-batches-py"):
+        dm.prepare_data()
+
+
+def test_a_damaged_cifar10_batch_is_one_sentence(tmp_path):
+    write_cifar10(tmp_path, per_batch=8)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.raises(ConfigError, match=r"unreadable CIFAR-10 batch .*delete the folder"):
+        CIFAR10DataModule(root=str(tmp_path), batch_size=4).setup("fit")

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 DOCS = {path.name: path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))}
 PAGES = {"README.md": README, **{f"docs/{name}": text for name, text in DOCS.items()}}
-EXAMPLES = {"instance_noise", "minimax"}
+EXAMPLES = {"instance_noise", "minimax", "toy"}
 LOSSES = ["bce", "wasserstein", "hinge", "least_squares", "relativistic"]
 
 

@@ -11,7 +11,7 @@ from conftest import MLP, fit, run_cli
 from gan_lightning.data import MNIST5kDataModule, to_signed_unit
 from gan_lightning.metrics import QualityMeter
 from gan_lightning.metrics.classifier import load_classifier
-from gan_lightning.metrics.features import ClassifierExtractor, InceptionExtractor, build_extractor
+from gan_lightning.metrics.features import ClassifierExtractor, InceptionExtractor, build_extractor, resolve_feature
 from gan_lightning.models import DCGAN, GAN
 from gan_lightning.run.errors import ConfigError
 
@@ -52,6 +52,20 @@ def test_fid_of_a_set_against_itself_is_zero_and_against_noise_large(digit_class
     assert abs(itself["val/kid"]) < 0.05 * noise["val/kid"]
     assert itself["val/class_coverage"] == 10 and itself["val/classifier_score"] > 8
     assert noise["val/classifier_score"] < 3
+
+
+def test_digits_padded_to_32_pixels_are_scored_as_the_digits_themselves(digit_classifier):
+    digits, padded = MNIST5kDataModule(), MNIST5kDataModule(image_size=32)
+    digits.setup("fit"), padded.setup("fit")
+    assert resolve_feature("auto", padded.image_shape) == "mnist"
+    extractor = build_extractor("mnist", str(digit_classifier[0]), None)
+    real28, real32 = to_signed_unit(digits.real_images(500)), to_signed_unit(padded.real_images(500))
+    assert torch.equal(extractor(real32), extractor(real28))
+    # a 32-pixel run's metrics: its real set is padded, its samples are padded; FID of the data against itself is 0
+    meter = _meter(digit_classifier, padded.real_images(1000))
+    cursor = iter(to_signed_unit(padded.real_images(1000)).split(500))
+    itself = meter.measure(lambda n: next(cursor), 1000)
+    assert abs(itself["val/fid"]) < 1e-2 and itself["val/class_coverage"] == 10
 
 
 def test_one_digit_covers_one_class(digit_classifier):

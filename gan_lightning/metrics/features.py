@@ -1,9 +1,9 @@
 """The feature extractor behind FID and KID, and the torchmetrics objects that use it.
 
-`mnist`: the project's own digit classifier (1x28x28 data). `inception`: the standard 2048-d
-InceptionV3 features of torchmetrics/torch-fidelity (photos, CelebA); its weights are
-downloaded at first use or read from a local file. `auto`: mnist for 1x28x28 images,
-inception otherwise. Features are computed once per image and given to both metrics.
+`mnist`: the project's own digit classifier (1x28x28 data, and 1x32x32 digits padded by
+data.image_size=32, cropped back). `inception`: the standard 2048-d InceptionV3 features of
+torchmetrics/torch-fidelity (photos, CelebA, CIFAR-10); its weights are downloaded at first use
+or read from a local file. `auto`: mnist for 1-channel 28 or 32-pixel images, inception otherwise. Features are computed once per image and given to both metrics.
 """
 
 import warnings
@@ -23,7 +23,7 @@ def resolve_feature(feature: str, image_shape: Sequence[int]) -> str:
     if feature not in FEATURES:
         raise ConfigError(f"Unknown metrics feature {feature!r}: use one of {', '.join(FEATURES)}, or null for no metrics.")
     if feature == "auto":
-        return "mnist" if tuple(image_shape) == (1, 28, 28) else "inception"
+        return "mnist" if tuple(image_shape) in ((1, 28, 28), (1, 32, 32)) else "inception"
     return feature
 
 
@@ -36,6 +36,9 @@ class ClassifierExtractor(nn.Module):
         self.num_features = classifier.head[-1].in_features
 
     def forward(self, images: Tensor) -> Tensor:
+        margin = (images.shape[-1] - 28) // 2  # digits padded to 32 pixels: the classifier reads the 28 inside
+        if margin > 0:
+            images = images[..., margin:-margin, margin:-margin]
         return self.classifier.features(images.float())
 
     def probabilities(self, features: Tensor) -> Tensor:

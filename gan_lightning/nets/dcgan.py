@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from gan_lightning.nets.norm import check_norm, critic_norm_layer
 from gan_lightning.run.errors import ConfigError
 
-NORMS = ("batch", "layer", "none")
 # Each doubling doubles the widest layer too: 6 (up to 256x256 from 4x4) keeps it at 64 x 2^6 maps.
 MAX_DOUBLINGS = 6
 
@@ -47,14 +47,6 @@ def dcgan_init(module: nn.Module) -> None:
     elif isinstance(module, nn.BatchNorm2d):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
-
-
-def _norm(kind: str, channels: int) -> nn.Module:
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    if kind == "layer":  # per-sample over (C, H, W): keeps the gradient penalty per-sample
-        return nn.GroupNorm(1, channels)
-    return nn.Identity()
 
 
 class DCGANGenerator(nn.Module):
@@ -91,8 +83,7 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, image_shape: Sequence[int], features: int = 64, norm: str = "batch"):
         super().__init__()
-        if norm not in NORMS:
-            raise ConfigError(f"Unknown critic normalisation {norm!r}: use one of {', '.join(NORMS)}.")
+        check_norm(norm)
         start, doublings = dcgan_layout(image_shape)
         bias = norm == "none"
         layers: list[nn.Module] = [
@@ -103,7 +94,7 @@ class DCGANDiscriminator(nn.Module):
         for _ in range(doublings - 1):
             layers += [
                 nn.Conv2d(width, width * 2, 4, 2, 1, bias=bias),
-                _norm(norm, width * 2),
+                critic_norm_layer(norm, width * 2),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             width *= 2
@@ -121,3 +112,6 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x)).view(-1)
+
+
+Generator, Discriminator = DCGANGenerator, DCGANDiscriminator  # the names build_nets looks for

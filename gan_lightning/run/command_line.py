@@ -8,6 +8,7 @@ composed too; `train` then compares the result with what the checkpoint recorded
 any change that would make it another run (run/resume.py).
 """
 
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -102,6 +103,42 @@ def refuse_unknown_pieces(overrides: list[str]) -> None:
                                   f"(e.g. {example}).")
 
 
+@cache
+def group_keys() -> dict[str, frozenset[str]]:
+    """{group: every key some option of it sets}, `@package _global_` files (model=quickstart,
+    experiments) counted under the groups they set."""
+    keys: dict[str, set[str]] = {}
+    for group in GROUPS:
+        for option in _options(group):
+            path = files("gan_lightning.conf") / group / f"{option}.yaml"
+            tree = OmegaConf.to_container(OmegaConf.load(path)) or {}
+            if "@package _global_" in path.read_text():
+                for name, sub in tree.items():
+                    if isinstance(sub, dict):
+                        keys.setdefault(name, set()).update(sub)
+            else:
+                keys.setdefault(group, set()).update(tree)
+    return {group: frozenset(names - {"defaults"}) for group, names in keys.items() if group in GROUPS}
+
+
+def refuse_unknown_group_keys(overrides: list[str]) -> None:
+    """`net.cardinality=4` where no net has that key gets Hydra's four lines ending in "use
+    +net.cardinality=4": one sentence instead, naming the keys there are. Skipped when
+    hydra.searchpath adds configs of the user's own."""
+    if any(override_key(o).startswith("hydra.searchpath") for o in overrides):
+        return
+    known = group_keys()
+    for override in overrides:
+        group, _, rest = override.partition("=")[0].partition(".")
+        if override.startswith(("-", "+", "~")) or "=" not in override or group not in known or not rest:
+            continue
+        name = rest.split(".")[0]
+        if name not in known[group]:
+            raise ConfigError(f"{override}: no {group} config has a key {name!r} (they have "
+                              f"{', '.join(sorted(known[group]))}); a key of your own is added with a plus, "
+                              f"+{override}.")
+
+
 def refuse_unknown_top_level_keys(overrides: list[str]) -> None:
     """`lr=1e-3` gets Hydra's "Could not override 'lr'... use +lr=1e-3", and `+lr` would be
     ignored: one sentence naming the key that was probably meant instead."""
@@ -127,4 +164,5 @@ def check_command_line(arguments: list[str]) -> list[str]:
     refuse_unknown_top_level_keys(arguments)
     arguments = expand_resume(arguments)
     refuse_unknown_pieces(arguments)
+    refuse_unknown_group_keys(arguments)
     return arguments
