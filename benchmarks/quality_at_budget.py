@@ -2,6 +2,7 @@
 
     python benchmarks/quality_at_budget.py                       # every candidate, 70 s of training each (~35 min)
     python benchmarks/quality_at_budget.py --seconds 70 dcgan32_hinge rpgan32
+    python benchmarks/quality_at_budget.py --seeds 1 2 3 quickstart resnet16_hinge   # mean and spread over seeds
 
 Each candidate is `python -m gan_lightning data=mnist5k <its overrides>`, stopped by
 trainer.max_time after the same number of seconds of training (in-run FID off, so every
@@ -50,6 +51,17 @@ CANDIDATES = {
     "rpgan32_gamma1": ["model=rpgan", *SMALL, "reg.r1.gamma=1", "reg.r2.gamma=1"],
     "rpgan32_lazy4": ["model=rpgan", *SMALL, "reg.r1.every=4", "reg.r2.every=4"],
     "wgan_gp32": ["model=wgan_gp", *SMALL],
+    # the front door, and on 32-pixel digits (data.image_size=32) beside the ResNet (net=resnet)
+    "quickstart": ["model=quickstart"],
+    "quickstart_32px": ["model=quickstart", "data.image_size=32"],
+    "resnet16_quickstart": ["model=quickstart", "net=resnet", "data.image_size=32", "net.g_features=16",
+                            "net.d_features=16"],
+    "resnet16_hinge": ["model=dcgan", "net=resnet", "data.image_size=32", "net.g_features=16", "net.d_features=16",
+                       "loss=hinge", "model.beta1=0.0", "model.beta2=0.9", "data.batch_size=32"],
+    "resnet32_hinge": ["model=dcgan", "net=resnet", "data.image_size=32", "net.g_features=32", "net.d_features=32",
+                       "loss=hinge", "model.beta1=0.0", "model.beta2=0.9", "data.batch_size=32"],
+    "resnet16_rpgan": ["model=rpgan", "net=resnet", "data.image_size=32", "net.g_features=16", "net.d_features=16",
+                       "data.batch_size=32"],
 }
 
 
@@ -62,40 +74,47 @@ def ensure_classifier(path: Path) -> None:
     train_classifier(MNIST5kDataModule(root=str(path.parent.parent)), path, "mnist5k")
 
 
+def train_and_measure(name: str, seed: int, seconds: int, out: str) -> dict:
+    run_dir = Path(out) / f"{name}-seed{seed}"
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "gan_lightning", "data=mnist5k", *CANDIDATES[name], f"seed={seed}",
+         "trainer.max_epochs=-1", f"+trainer.max_time=00:00:{seconds // 60:02d}:{seconds % 60:02d}",
+         "callbacks.metrics=null", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    process_seconds = time.perf_counter() - start
+    run = RunDir(run_dir)
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    steps = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]["_extra_state"]["generator_steps"]
+    numbers = evaluate_checkpoint(ckpt, run.datamodule(), classifier_path=run.classifier_path)
+    return {"candidate": name, "seed": seed, "generator_steps": steps, "process_seconds": round(process_seconds, 1),
+            **{k.split("/")[-1]: round(v, 3) for k, v in numbers.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("candidates", nargs="*", default=list(CANDIDATES))
     parser.add_argument("--seconds", type=int, default=70, help="training seconds per candidate")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="one run per candidate and seed")
     parser.add_argument("--out", default="outputs/benchmarks/quality_at_budget")
     args = parser.parse_args()
     ensure_classifier(Path("data/classifiers/mnist5k.pt"))
     rows = []
-    for name in args.candidates:
-        run_dir = Path(args.out) / f"{name}-seed{args.seed}"
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "gan_lightning", "data=mnist5k", *CANDIDATES[name], f"seed={args.seed}",
-             "trainer.max_epochs=-1", f"+trainer.max_time=00:00:{args.seconds // 60:02d}:{args.seconds % 60:02d}", "callbacks.metrics=null",
-             "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        seconds = time.perf_counter() - start
-        run = RunDir(run_dir)
-        ckpt = run_dir / "checkpoints" / "last.ckpt"
-        steps = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]["_extra_state"]["generator_steps"]
-        numbers = evaluate_checkpoint(ckpt, run.datamodule(), classifier_path=run.classifier_path)
-        row = {"candidate": name, "generator_steps": steps, "process_seconds": round(seconds, 1),
-               **{k.split("/")[-1]: round(v, 3) for k, v in numbers.items()}}
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    print(f"\n{args.seconds} s of training per candidate, mnist5k, seed {args.seed}; FID/KID on the digit classifier\n")
-    print("| candidate | overrides | G steps | process s | FID | KID | classes | classifier score |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for row in sorted(rows, key=lambda r: r["fid"]):
-        print(f"| {row['candidate']} | `{' '.join(CANDIDATES[row['candidate']])}` | {row['generator_steps']} | "
-              f"{row['process_seconds']} | {row['fid']:.1f} | {row['kid']:.4f} | {row['class_coverage']:.0f} | "
-              f"{row['classifier_score']:.2f} |")
+    for seed in args.seeds:  # seeds outermost: every candidate's first run before anyone's second
+        for name in args.candidates:
+            rows.append(train_and_measure(name, seed, args.seconds, args.out))
+            print(json.dumps(rows[-1]), flush=True)
+    print(f"\n{args.seconds} s of training per run, mnist5k, seeds {', '.join(map(str, args.seeds))}; "
+          f"FID/KID on the digit classifier, means over the seeds\n")
+    print("| candidate | overrides | G steps | FID (mean) | FID per seed | KID | classes | classifier score |")
+    print("|---|---|---:|---:|---|---:|---:|---:|")
+    mean = lambda runs, key: sum(r[key] for r in runs) / len(runs)  # noqa: E731
+    by_candidate = {name: [r for r in rows if r["candidate"] == name] for name in args.candidates}
+    for name, runs in sorted(by_candidate.items(), key=lambda item: mean(item[1], "fid")):
+        print(f"| {name} | `{' '.join(CANDIDATES[name])}` | {mean(runs, 'generator_steps'):.0f} | "
+              f"{mean(runs, 'fid'):.1f} | {', '.join(format(r['fid'], '.1f') for r in runs)} | {mean(runs, 'kid'):.4f} | "
+              f"{mean(runs, 'class_coverage'):.1f} | {mean(runs, 'classifier_score'):.2f} |")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,15 @@ import yaml
 from PIL import Image
 from torch import nn
 
-from conftest import (CIFAR10_CLASSES, RandomImages, assert_same_training_state, fit, read_scalars, run_cli,
-                      write_cifar10)
+from conftest import (
+    CIFAR10_CLASSES,
+    RandomImages,
+    assert_same_training_state,
+    fit,
+    read_scalars,
+    run_cli,
+    write_cifar10,
+)
 from gan_lightning import nets
 from gan_lightning.models import GAN, RpGAN
 from gan_lightning.nets import ConditionalGenerator, build_nets, net_names

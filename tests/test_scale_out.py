@@ -39,10 +39,10 @@ def test_lr_beta1_sweep_gives_four_runs_side_by_side(tmp_path):
 def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(HELPERS))
     run_dir = tmp_path / "run"
-    # rpgan: R1 + R2 differentiate through D twice, with DiffAugment, spectral norm and a
-    # conditional G and projection D on top
-    extra = ["augment=diffaugment", "net.spectral_norm=true", "net.g_features=16", "net.d_features=16",
-             "conditional=true"] if model == "rpgan" else []
+    # rpgan: R1 + R2 differentiate through D twice, with DiffAugment, spectral norm and the
+    # ResNet's class-conditional BatchNorm G and projection D on top
+    extra = ["net=resnet", "data.image_size=32", "augment=diffaugment", "net.spectral_norm=true",
+             "net.g_features=16", "net.d_features=16", "conditional=true"] if model == "rpgan" else []
     run_cli(f"model={model}", *extra, "trainer=ddp_sim", "trainer.max_epochs=1", "trainer.limit_train_batches=6",
             "callbacks.metrics.num_samples=128",
             "+callbacks.probe._target_=ddp_probe.RankProbe", f"+callbacks.probe.dirpath={run_dir / 'probe'}",
@@ -57,6 +57,7 @@ def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monke
     if model == "rpgan":  # labelled batches, and the projection's class embedding trained in sync
         assert all(rank["labelled"] for rank in ranks)
         assert "discriminator.embed.parametrizations.weight.original" in ranks[0]["params"]
+        assert "generator.blocks.0.norm1.embed.weight" in ranks[0]["params"]  # G's per-class gains and biases
     assert all(torch.equal(ranks[0]["params"][k], ranks[1]["params"][k]) for k in ranks[0]["params"])
     # ...while each rank drew its own noise
     assert not torch.allclose(ranks[0]["noise"], ranks[1]["noise"])
