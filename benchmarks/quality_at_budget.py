@@ -2,7 +2,7 @@
 
     python benchmarks/quality_at_budget.py                       # every candidate, 70 s of training each (~35 min)
     python benchmarks/quality_at_budget.py --seconds 70 dcgan32_hinge rpgan32
-    python benchmarks/quality_at_budget.py --seeds 1 2 3 quickstart resnet16_hinge   # mean and spread over seeds
+    python benchmarks/quality_at_budget.py quickstart resnet16_hinge --seeds 1 2 3   # mean and spread over seeds
 
 Each candidate is `python -m gan_lightning data=mnist5k <its overrides>`, stopped by
 trainer.max_time after the same number of seconds of training (in-run FID off, so every

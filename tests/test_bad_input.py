@@ -85,6 +85,10 @@ CASES = {
                          "cannot be written"),
     "negative seed": (lambda t, run: ["seed=-1"], "seed=-1 is out of range: use an integer from 0 to 4294967295"),
     "no epochs": (lambda t, run: ["trainer.max_epochs=0"], "trainer.max_epochs=0 must be positive"),
+    "no budget": (lambda t, run: ["trainer.max_epochs=-1"], "trainer.max_epochs=-1 sets no budget"),
+    "a net's unknown key": (lambda t, run: ["net.depth=4"], "net.depth=4: no net config has a key 'depth' (their keys:"),
+    "a digit size": (lambda t, run: ["data.image_size=64"], "data.image_size=64: MNIST digits are 28 pixels"),
+    "resnet at 28 pixels": (lambda t, run: ["net=resnet"], "set data.image_size=32, which pads digits"),
     "huge images": (lambda t, run: ["model=dcgan", "data=folder", f"data.root={_images(t / 'h')}",
                                     "data.image_size=4096"], "use data.image_size=256 or smaller"),
     "unquoted non-ASCII path": (lambda t, run: ["data=folder", "data.root=/data/my photos ü"],
@@ -119,6 +123,14 @@ def test_bad_training_input_is_one_sentence(tmp_path, dcgan_run, case):
     lines = [line for line in proc.stderr.splitlines() if line.startswith("gan_lightning: ")]
     assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
     assert not run_dir.exists()  # a refused run writes nothing: no run directory, no train.log
+
+
+def test_a_wall_clock_budget_alone_is_a_budget(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli(*QUICK, "trainer.max_epochs=-1", "+trainer.max_time=00:00:00:02", f"hydra.run.dir={run_dir}",
+            cwd=tmp_path)
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["_extra_state"][
+        "generator_steps"] > 0
 
 
 def test_an_unwritable_run_directory_is_one_sentence(tmp_path):

@@ -1,3 +1,4 @@
+import math
 import re
 import sys
 from importlib.resources import files
@@ -80,7 +81,7 @@ def test_critic_norm_choices():
 
 
 def test_bad_net_configs_are_named():
-    with pytest.raises(ConfigError, match="Unknown net 'resnett': use one of net=dcgan, net=mlp, net=resnet"):
+    with pytest.raises(ConfigError, match="Unknown net 'resnett': use one of net=dcgan, net=mlp, net=r3gan, net=resnet"):
         build_nets({"name": "resnett"}, (1, 28, 28), 8)
     with pytest.raises(ConfigError, match=r"Unknown option\(s\) \['g_featurez'\] for net=dcgan"):
         build_nets({"name": "dcgan", "g_featurez": 3}, (1, 28, 28), 8)
@@ -93,7 +94,10 @@ TINY = {
     "mlp": ({"name": "mlp", "g_hidden": [16], "d_hidden": [16]}, (1, 28, 28)),
     "dcgan": ({"name": "dcgan", "g_features": 4, "d_features": 4}, (1, 28, 28)),
     "resnet": ({"name": "resnet", "g_features": 8, "d_features": 8, "d_norm": "none"}, (1, 32, 32)),
+    "r3gan": ({"name": "r3gan", "g_features": 8, "d_features": 8, "blocks": 1, "expansion": 2, "cardinality": 4,
+               "embedding": 4, "d_norm": "none"}, (1, 16, 16)),
 }
+NO_SPECTRAL_NORM = {"r3gan"}  # its fix-up init starts convs at zero: refused in one sentence (below)
 LOSSES = ["bce", "wasserstein", "hinge", "least_squares", "relativistic"]
 REGS = [None, {"gp": {"gamma": 10.0}}, {"r1": {"gamma": 1.0}}, {"r2": {"gamma": 1.0}}, {"clip": {"value": 0.01}}]
 
@@ -130,7 +134,7 @@ def test_every_net_meets_the_contract(name, classes):
 def test_every_net_trains_with_every_loss_and_penalty(name, loss, reg):
     # conditional and spectral norm take turns, so each net meets all four pairs across the losses
     case = LOSSES.index(loss) + reg
-    conditional, spectral = bool(case % 2), bool(case // 2 % 2)
+    conditional, spectral = bool(case % 2), bool(case // 2 % 2) and name not in NO_SPECTRAL_NORM
     net, shape = TINY[name]
     model = GAN(image_shape=shape, net={**net, "spectral_norm": spectral}, latent_dim=8, loss=loss, reg=REGS[reg],
                 num_classes=3 if conditional else None, class_names=["a", "b", "c"] if conditional else None)
@@ -144,6 +148,12 @@ def test_every_net_trains_with_every_loss_and_penalty(name, loss, reg):
     after = model.state_dict()
     for side in ("generator.", "discriminator."):
         assert any(not torch.equal(v, after[k]) for k, v in before.items() if k.startswith(side)), side
+
+
+def test_spectral_norm_on_r3gan_is_refused_with_the_reason():
+    with pytest.raises(ConfigError, match="net=r3gan cannot take net.spectral_norm=true: its blocks' last convs start "
+                                          "at zero .* R3GAN uses none"):
+        build_nets({**TINY["r3gan"][0], "spectral_norm": True}, TINY["r3gan"][1], 8)
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
@@ -268,7 +278,7 @@ def test_a_resnet_run_stopped_and_resumed_is_the_run_that_never_stopped(tmp_path
 
 @pytest.mark.parametrize("override, message", [
     (("net=resnet",), "The ResNet nets cannot make 28x28 images: .* set data.image_size=32, which pads digits"),
-    (("net=resnet", "data.image_size=32", "net.cardinality=4"), r"no net config has a key 'cardinality' \(they have "),
+    (("net=resnet", "data.image_size=32", "net.cardinality=4"), r"net=resnet has no key 'cardinality' \(its keys: d_features, d_norm, g_features, name, spectral_norm\)"),
     (("net=resnet", "data.image_size=32", "+net.cardinality=4"), r"Unknown option\(s\) \['cardinality'\] for net=resnet"),
     (("data.image_size=30",), "data.image_size=30: MNIST digits are 28 pixels, or 32"),
 ])
@@ -303,3 +313,49 @@ def test_the_readme_toy_net_is_one_file_and_one_yaml(tmp_path):
             path.unlink()
         sys.modules.pop("gan_lightning.nets.toy", None)
         net_names.cache_clear()
+
+
+# ---- net=r3gan ---------------------------------------------------------------------------------
+
+def test_r3gan_blocks_start_as_the_identity_and_are_grouped_as_asked():
+    from gan_lightning.nets.r3gan import ResidualBlock
+
+    block = ResidualBlock(channels=16, expansion=2, cardinality=8, total_blocks=4)
+    x = torch.randn(2, 16, 8, 8)
+    assert torch.equal(block(x), x)  # fix-up: the last conv starts at zero
+    assert block.grouped.groups == 8 and block.grouped.weight.shape == (32, 4, 3, 3)
+    # the others: He's init scaled by L^-1/4 (L = 4 blocks in the net)
+    expected = math.sqrt(2 / 1.04) * 4 ** -0.25 / math.sqrt(16)
+    assert block.expand.weight.std().item() == pytest.approx(expected, rel=0.15)
+
+
+def test_r3gan_resamples_through_the_binomial_filter():
+    from gan_lightning.nets.r3gan import Resample
+
+    flat = torch.ones(1, 3, 8, 8)
+    up, down = Resample(up=True)(flat), Resample(up=False)(flat)
+    assert up.shape == (1, 3, 16, 16) and down.shape == (1, 3, 4, 4)
+    assert torch.allclose(up[..., 1:-1, 1:-1], torch.ones(1, 3, 14, 14))  # a constant stays constant inside
+    assert torch.allclose(down[..., 1:-1, 1:-1], torch.ones(1, 3, 2, 2))
+    impulse = torch.zeros(1, 1, 8, 8)
+    impulse[..., 4, 4] = 1
+    row = Resample(up=False)(impulse)[0, 0, 2]  # output j reads inputs 2j-1..2j+2 with weights [1, 3, 3, 1] / 8
+    assert torch.allclose(row, torch.tensor([0.0, 1.0, 3.0, 0.0]) / 8 * 3 / 8)  # (3/8: the same along the rows)
+
+
+def test_r3gan_g_starts_from_a_learned_constant_and_d_ends_in_a_depthwise_4x4_conv():
+    g, d = build_nets(TINY["r3gan"][0], (1, 32, 32), 8, num_classes=3)
+    assert g.basis.shape == (8, 4, 4) and g.embed.num_embeddings == 3 and len(g.stages) == 4
+    body = d.net
+    assert body.basis.kernel_size == (4, 4) and body.basis.groups == body.basis.in_channels == 8
+    assert not _layers(d, (nn.BatchNorm2d, nn.GroupNorm)) and not _layers(g, (nn.BatchNorm2d, nn.GroupNorm))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"cardinality": 3}, "net.cardinality=3 does not divide generator's expanded width 16"),
+    ({"blocks": [1, 2]}, r"net.blocks=\[1, 2\] has 2 entries for 3 stages \(sizes 4 to 16\)"),
+    ({"d_norm": "batch"}, "net=r3gan has no normalisation layers .* set net.d_norm=none"),
+])
+def test_bad_r3gan_options_are_one_sentence(options, message):
+    with pytest.raises(ConfigError, match=message):
+        build_nets({**TINY["r3gan"][0], **options}, (1, 16, 16), 8)

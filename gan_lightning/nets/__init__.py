@@ -13,7 +13,8 @@ discriminator, spectral norm and the penalties work for any net without knowing 
 - D: `features(x)`, a linear `head` that scores them, `feature_dim` (their flattened size), and
   `forward(x) -> one raw score per image` (no Sigmoid). Conditional D is the projection
   discriminator over those features (ProjectionDiscriminator). A D whose constructor takes
-  `norm` (every conv D) gets the variant's critic normalisation, unless `net.d_norm` sets it.
+  `norm` (every conv D) gets the variant's critic normalisation, unless `net.d_norm` sets it. A
+  D that cannot be spectrally normalised says why in a class attribute, `no_spectral_norm`.
 - Config keys: `g_<key>` is G's `<key>`, `d_<key>` is D's `<key>`, any other key goes to each
   side that takes it; `name` and `spectral_norm` are read here. Every conv net takes
   `g_features` and `d_features`, its base widths, so one override works across nets.
@@ -45,7 +46,13 @@ def net_classes(name: str) -> tuple[type, type]:
     """(Generator, Discriminator) of gan_lightning/nets/<name>.py."""
     if name not in net_names():
         raise ConfigError(f"Unknown net {name!r}: use one of net={', net='.join(net_names())}.")
-    module = importlib.import_module(f"gan_lightning.nets.{name}")
+    try:
+        module = importlib.import_module(f"gan_lightning.nets.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"gan_lightning.nets.{name}":
+            raise
+        raise ConfigError(f"net={name} has a conf/net/{name}.yaml but no gan_lightning/nets/{name}.py: a net is "
+                          f"both files (see docs/extending.md).") from None
     missing = [cls for cls in ("Generator", "Discriminator") if not hasattr(module, cls)]
     if missing:
         raise ConfigError(f"gan_lightning/nets/{name}.py defines no {' and no '.join(missing)}: a net file names "
@@ -114,6 +121,8 @@ def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
     g_takes, d_takes = _keywords(g_class), _keywords(d_class)
     g_options, d_options = split_options(name, options, g_takes, d_takes)
     _check_positive(options)
+    if spectral and getattr(d_class, "no_spectral_norm", None):
+        raise ConfigError(f"net={name} cannot take net.spectral_norm=true: {d_class.no_spectral_norm}.")
     if "norm" in d_takes and d_options.get("norm") is None:
         d_options["norm"] = critic_norm
     conditions_itself = num_classes is not None and "num_classes" in inspect.signature(g_class).parameters

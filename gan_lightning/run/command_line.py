@@ -104,39 +104,52 @@ def refuse_unknown_pieces(overrides: list[str]) -> None:
 
 
 @cache
-def group_keys() -> dict[str, frozenset[str]]:
-    """{group: every key some option of it sets}, `@package _global_` files (model=quickstart,
-    experiments) counted under the groups they set."""
+def option_keys(group: str, option: str) -> frozenset[str]:
+    """The keys conf/<group>/<option>.yaml sets in its group, with those of the options of the same
+    group its defaults list extends (trainer=gpu extends default); none for an `@package _global_` file."""
+    path = files("gan_lightning.conf") / group / f"{option}.yaml"
+    if "@package _global_" in path.read_text():
+        return frozenset()
+    tree = OmegaConf.to_container(OmegaConf.load(path)) or {}
+    extended = [entry for entry in tree.get("defaults", []) if isinstance(entry, str) and entry in _options(group)]
+    return frozenset(tree).union(*(option_keys(group, entry) for entry in extended)) - {"defaults"}
+
+
+@cache
+def global_keys() -> dict[str, frozenset[str]]:
+    """{group: the keys `@package _global_` files (model=quickstart, experiments) set in it}."""
     keys: dict[str, set[str]] = {}
     for group in GROUPS:
         for option in _options(group):
             path = files("gan_lightning.conf") / group / f"{option}.yaml"
-            tree = OmegaConf.to_container(OmegaConf.load(path)) or {}
             if "@package _global_" in path.read_text():
-                for name, sub in tree.items():
-                    if isinstance(sub, dict):
+                for name, sub in (OmegaConf.to_container(OmegaConf.load(path)) or {}).items():
+                    if name in GROUPS and isinstance(sub, dict):
                         keys.setdefault(name, set()).update(sub)
-            else:
-                keys.setdefault(group, set()).update(tree)
-    return {group: frozenset(names - {"defaults"}) for group, names in keys.items() if group in GROUPS}
+    return {group: frozenset(names) for group, names in keys.items()}
 
 
 def refuse_unknown_group_keys(overrides: list[str]) -> None:
-    """`net.cardinality=4` where no net has that key gets Hydra's four lines ending in "use
-    +net.cardinality=4": one sentence instead, naming the keys there are. Skipped when
-    hydra.searchpath adds configs of the user's own."""
+    """`net.cardinality=4` where the net has no such key gets Hydra's four lines ending in "use
+    +net.cardinality=4": one sentence instead, naming the keys there are (of the option typed,
+    `net=resnet`, or else of every option of the group). Skipped when hydra.searchpath adds
+    configs of the user's own."""
     if any(override_key(o).startswith("hydra.searchpath") for o in overrides):
         return
-    known = group_keys()
+    chosen = {key: value for key, _, value in (o.partition("=") for o in overrides)
+              if key in GROUPS and value in _options(key)}
     for override in overrides:
         group, _, rest = override.partition("=")[0].partition(".")
-        if override.startswith(("-", "+", "~")) or "=" not in override or group not in known or not rest:
+        if override.startswith(("-", "+", "~")) or "=" not in override or group not in GROUPS or not rest:
             continue
+        options = [chosen[group]] if group in chosen else _options(group)
+        known = set(global_keys().get(group, ())).union(*(option_keys(group, option) for option in options))
         name = rest.split(".")[0]
-        if name not in known[group]:
-            raise ConfigError(f"{override}: no {group} config has a key {name!r} (they have "
-                              f"{', '.join(sorted(known[group]))}); a key of your own is added with a plus, "
-                              f"+{override}.")
+        if known and name not in known:
+            where = (f"{group}={chosen[group]} has no key {name!r} (its keys:" if group in chosen
+                     else f"no {group} config has a key {name!r} (their keys:")
+            raise ConfigError(f"{override}: {where} {', '.join(sorted(known))}); a key of your own is added with a "
+                              f"plus, +{override}.")
 
 
 def refuse_unknown_top_level_keys(overrides: list[str]) -> None:

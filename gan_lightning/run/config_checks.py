@@ -48,7 +48,7 @@ def check_trainer(cfg: DictConfig) -> None:
     max_epochs = trainer.get("max_epochs")
     if max_epochs is not None and max_epochs != -1:
         require_number("trainer.max_epochs", max_epochs, integer=True, example=10)
-    elif cfg.get("max_generator_steps") is None:
+    elif cfg.get("max_generator_steps") is None and trainer.get("max_time") is None:  # max_time: a wall-clock budget
         raise ConfigError(f"trainer.max_epochs={max_epochs} sets no budget and max_generator_steps is unset: "
                           f"give one, e.g. trainer.max_epochs=10 or max_generator_steps=5000.")
     require_number("trainer.log_every_n_steps", trainer.get("log_every_n_steps", 50), integer=True, example=10)
