@@ -79,9 +79,9 @@ def train(cfg: DictConfig) -> float | None:
     _refuse_single_image_batches(cfg, datamodule, model)
     config_record = ConfigRecord(cfg)
     if resume is not None:
-        check_resumable(resume.checkpoint, resume.path, model, datamodule)
-        if resume.key == "resume":  # the same run goes on: nothing but the budget may change
+        if resume.key == "resume":  # the same run goes on: nothing but the budget may change (named key by key)
             resume.refuse_changes(config_record.config, model.hparams)
+        check_resumable(resume.checkpoint, resume.path, model, datamodule)
         resume.refuse_if_finished(cfg)
         log.info("Resuming from %s at generator step %d.", resume.path, resume.generator_steps)
 

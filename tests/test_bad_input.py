@@ -75,7 +75,7 @@ CASES = {
     # each of these was a traceback once
     "batch of one with BatchNorm": (lambda t, run: ["model=gan", "data.batch_size=1"],
                                     "data.batch_size=1 is too small for the BatchNorm layers of net=mlp"),
-    "zero width": (lambda t, run: ["model=dcgan", "net.g_features=0"], "net.g_features=0 must be positive"),
+    "zero width": (lambda t, run: ["model=dcgan", "net.g_features=0"], "net.g_features=0 must be a positive whole number"),
     "zero logging interval": (lambda t, run: ["trainer.log_every_n_steps=0"],
                               "trainer.log_every_n_steps=0 must be positive"),
     "negative workers": (lambda t, run: ["data=folder", f"data.root={_images(t / 'w')}", "data.num_workers=-1"],

@@ -54,7 +54,7 @@ def test_dcgan_nets_size_themselves_from_the_image(shape):
 
 @pytest.mark.parametrize("size", [30, 27, 36, 4])
 def test_an_image_size_the_dcgan_nets_cannot_make_is_refused_clearly(size):
-    with pytest.raises(ConfigError, match=rf"cannot make {size}x{size} images.*data.image_size.*net=mlp"):
+    with pytest.raises(ConfigError, match=rf"cannot make {size}x{size} images.*data.image_size.*model=gan \(its MLP nets take any size\)"):
         dcgan_layout((3, size, size))
 
 
@@ -274,6 +274,19 @@ def test_a_resnet_run_stopped_and_resumed_is_the_run_that_never_stopped(tmp_path
                     for name in ("whole", "parts"))
     assert whole["state_dict"]["_extra_state"]["generator_steps"] == 6
     assert_same_training_state(whole, parts)
+    # a resume that would change the net names the key and both values
+    proc = run_cli(f"resume={tmp_path / 'parts'}", "max_generator_steps=9", "net.g_features=16", cwd=tmp_path,
+                   check=False)
+    assert proc.returncode == 2 and "would not continue the same run: net.g_features: 8 -> 16" in proc.stderr
+
+
+def test_the_sngan_experiment_keeps_its_budget_and_objective(tmp_path):
+    proc = run_cli("experiment=sngan_cifar10", "--cfg", "job", cwd=tmp_path)
+    config = yaml.safe_load(proc.stdout)
+    assert config["max_generator_steps"] == 50000 and config["loss"]["name"] == "hinge"
+    assert config["net"] == {"name": "resnet", "g_features": 256, "d_features": 128, "d_norm": "none",
+                             "spectral_norm": True}
+    assert (config["model"]["n_critic"], config["model"]["latent_dim"], config["data"]["batch_size"]) == (5, 128, 64)
 
 
 @pytest.mark.parametrize("override, message", [

@@ -89,12 +89,26 @@ def split_options(name: str, options: Mapping, g_takes: set[str], d_takes: set[s
     return g_options, d_options
 
 
-def _check_positive(options: Mapping) -> None:
-    for key, value in options.items():  # widths and layer sizes: positive integers
-        sizes = value if isinstance(value, (list, tuple)) else [value]
-        if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in sizes):
-            raise ConfigError(f"net.{key}={value} must be positive: widths and layer sizes are at least 1, "
-                              f"e.g. net.{key}={[64] if isinstance(value, (list, tuple)) else 64}.")
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_values(options: Mapping, g_class: type, d_class: type) -> None:
+    """Widths, sizes and counts (the keys whose default or value is a number) are positive whole
+    numbers, one or a list of them."""
+    g_defaults, d_defaults = ({name: p.default for name, p in inspect.signature(cls).parameters.items()}
+                              for cls in (g_class, d_class))
+    for key, value in options.items():
+        side = {"g_": g_defaults, "d_": d_defaults}.get(key[:2], {})
+        default = side[key[2:]] if key[2:] in side else g_defaults.get(key, d_defaults.get(key))
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        numeric = _is_number(default) or (isinstance(default, (list, tuple)) and all(map(_is_number, default)))
+        if not numeric and not any(map(_is_number, items)):
+            continue
+        if not items or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
+            example = list(default) if isinstance(default, (list, tuple)) else default if _is_number(default) else 64
+            raise ConfigError(f"net.{key}={value!r} must be a positive whole number (or a list of them where the net "
+                              f"takes one per stage or layer), e.g. net.{key}={example}.")
 
 
 def _check_discriminator(name: str, discriminator: nn.Module) -> None:
@@ -120,7 +134,7 @@ def build_nets(net: Mapping, image_shape: Sequence[int], latent_dim: int,
     g_class, d_class = net_classes(name)
     g_takes, d_takes = _keywords(g_class), _keywords(d_class)
     g_options, d_options = split_options(name, options, g_takes, d_takes)
-    _check_positive(options)
+    _check_values(options, g_class, d_class)
     if spectral and getattr(d_class, "no_spectral_norm", None):
         raise ConfigError(f"net={name} cannot take net.spectral_norm=true: {d_class.no_spectral_norm}.")
     if "norm" in d_takes and d_options.get("norm") is None:

@@ -29,7 +29,7 @@ def dcgan_layout(image_shape: Sequence[int]) -> tuple[int, int]:
         raise ConfigError(
             f"The DCGAN nets cannot make {height}x{width} images: they make square images of side "
             f"s*2^n with s in 4..7 and n >= 1 (8, 16, 28, 32, 48, 56, 64, 96, 128, ...); "
-            f"set data.image_size to one of those or use net=mlp."
+            f"set data.image_size to one of those, or use model=gan (its MLP nets take any size)."
         )
     if doublings > MAX_DOUBLINGS:
         raise ConfigError(

@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lightning.nets.norm import check_norm
 from gan_lightning.run.errors import ConfigError
 
 SLOPE = 0.2
@@ -165,7 +164,6 @@ class Discriminator(nn.Module):
                  blocks: int | Sequence[int] = 2, expansion: int = 2, cardinality: int | Sequence[int] = 96,
                  norm: str = "none"):
         super().__init__()
-        check_norm(norm)
         if norm != "none":
             raise ConfigError(f"net=r3gan has no normalisation layers (fix-up initialisation keeps it stable), so "
                               f"its critic cannot use {norm} normalisation: set net.d_norm=none.")

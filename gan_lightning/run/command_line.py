@@ -131,7 +131,7 @@ def global_keys() -> dict[str, frozenset[str]]:
 
 def refuse_unknown_group_keys(overrides: list[str]) -> None:
     """`net.cardinality=4` where the net has no such key gets Hydra's four lines ending in "use
-    +net.cardinality=4": one sentence instead, naming the keys there are (of the option typed,
+    +net.cardinality=4" (which the net then refuses): one sentence instead, naming the keys there are (of the option typed,
     `net=resnet`, or else of every option of the group). Skipped when hydra.searchpath adds
     configs of the user's own."""
     if any(override_key(o).startswith("hydra.searchpath") for o in overrides):
@@ -148,8 +148,7 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
         if known and name not in known:
             where = (f"{group}={chosen[group]} has no key {name!r} (its keys:" if group in chosen
                      else f"no {group} config has a key {name!r} (their keys:")
-            raise ConfigError(f"{override}: {where} {', '.join(sorted(known))}); a key of your own is added with a "
-                              f"plus, +{override}.")
+            raise ConfigError(f"{override}: {where} {', '.join(sorted(known))}).")
 
 
 def refuse_unknown_top_level_keys(overrides: list[str]) -> None:

@@ -54,8 +54,11 @@ def check_resumable(checkpoint: dict, path: str, model, datamodule) -> None:
     same_variant = stamp.get("variant", type(model).__name__) == type(model).__name__
     same_data = stamp.get("data") in (None, getattr(datamodule, "name", None))
     if not (same_variant and same_data and ours == theirs):
-        differs = [key for key in ours if ours[key] != theirs[key]]
-        detail = f" (they differ in {', '.join(differs)})" if differs else ""
+        differs = [f"{key}.{sub}: {theirs[key].get(sub)!r} -> {ours[key].get(sub)!r}"
+                   for key in ours if isinstance(ours[key], dict) and isinstance(theirs[key], dict)
+                   for sub in sorted({*ours[key], *theirs[key]}) if ours[key].get(sub) != theirs[key].get(sub)]
+        differs += [key for key in ours if ours[key] != theirs[key] and not isinstance(ours[key], dict)]
+        detail = f" (they differ in {'; '.join(differs)})" if differs else ""
         raise ConfigError(
             f"ckpt_path={path} holds {describe(stamp.get('variant'), hparams, stamp.get('data'))}, but this run is "
             f"{describe(type(model).__name__, model.hparams, getattr(datamodule, 'name', None))}{detail}: "
