@@ -24,12 +24,12 @@ import importlib
 import inspect
 from collections.abc import Mapping, Sequence
 from functools import cache
-from importlib.resources import files
 
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_lightning.nets.conditional import ConditionalGenerator, ProjectionDiscriminator
+from gan_lightning.run.command_line import config_options
 from gan_lightning.run.errors import ConfigError
 
 __all__ = ["build_nets", "net_names", "ConditionalGenerator", "ProjectionDiscriminator"]
@@ -38,8 +38,7 @@ __all__ = ["build_nets", "net_names", "ConditionalGenerator", "ProjectionDiscrim
 @cache
 def net_names() -> tuple[str, ...]:
     """The nets `net=` can choose: one conf/net/<name>.yaml each."""
-    return tuple(sorted(path.name.removesuffix(".yaml") for path in (files("gan_lightning.conf") / "net").iterdir()
-                        if path.name.endswith(".yaml")))
+    return tuple(config_options("net"))
 
 
 def net_classes(name: str) -> tuple[type, type]:

@@ -76,7 +76,8 @@ def refuse_unparsable(arguments: list[str]) -> None:
                               f"characters need this).") from None
 
 
-def _options(group: str) -> list[str]:
+def config_options(group: str) -> list[str]:
+    """The options of config group `group`: one conf/<group>/<option>.yaml each."""
     return sorted(entry.name[:-5] for entry in (files("gan_lightning.conf") / group).iterdir()
                   if entry.name.endswith(".yaml"))
 
@@ -95,7 +96,7 @@ def refuse_unknown_pieces(overrides: list[str]) -> None:
         key, value = override_key(override), override.partition("=")[2]
         if key not in GROUPS or not value or value == "null":
             continue
-        known = _options(key)
+        known = config_options(key)
         for name in (word.strip() for word in value.strip("[]").split(",")):
             if name and name not in known:
                 example = f"{key}=[r1,r2]" if key == "reg" else f"{key}={known[0]}"
@@ -111,7 +112,7 @@ def option_keys(group: str, option: str) -> frozenset[str]:
     if "@package _global_" in path.read_text():
         return frozenset()
     tree = OmegaConf.to_container(OmegaConf.load(path)) or {}
-    extended = [entry for entry in tree.get("defaults", []) if isinstance(entry, str) and entry in _options(group)]
+    extended = [entry for entry in tree.get("defaults", []) if isinstance(entry, str) and entry in config_options(group)]
     return frozenset(tree).union(*(option_keys(group, entry) for entry in extended)) - {"defaults"}
 
 
@@ -120,7 +121,7 @@ def global_keys() -> dict[str, frozenset[str]]:
     """{group: the keys `@package _global_` files (model=quickstart, experiments) set in it}."""
     keys: dict[str, set[str]] = {}
     for group in GROUPS:
-        for option in _options(group):
+        for option in config_options(group):
             path = files("gan_lightning.conf") / group / f"{option}.yaml"
             if "@package _global_" in path.read_text():
                 for name, sub in (OmegaConf.to_container(OmegaConf.load(path)) or {}).items():
@@ -137,12 +138,12 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
     if any(override_key(o).startswith("hydra.searchpath") for o in overrides):
         return
     chosen = {key: value for key, _, value in (o.partition("=") for o in overrides)
-              if key in GROUPS and value in _options(key)}
+              if key in GROUPS and value in config_options(key)}
     for override in overrides:
         group, _, rest = override.partition("=")[0].partition(".")
         if override.startswith(("-", "+", "~")) or "=" not in override or group not in GROUPS or not rest:
             continue
-        options = [chosen[group]] if group in chosen else _options(group)
+        options = [chosen[group]] if group in chosen else config_options(group)
         known = set(global_keys().get(group, ())).union(*(option_keys(group, option) for option in options))
         name = rest.split(".")[0]
         if known and name not in known:
@@ -162,8 +163,7 @@ def refuse_unknown_top_level_keys(overrides: list[str]) -> None:
         if override.startswith("-") or "=" not in override or "." in key or "/" in key or key.lstrip("+~") in known:
             continue
         name = key.lstrip("+~")
-        meant = [f"{group}.{name}" for group in GROUPS for option in _options(group)
-                 if name in (OmegaConf.load(files("gan_lightning.conf") / group / f"{option}.yaml") or {})]
+        meant = [f"{group}.{name}" for group in GROUPS for option in config_options(group) if name in option_keys(group, option)]
         hint = f"did you mean {sorted(set(meant))[0]}={override.split('=', 1)[1]}?" if meant else \
             "python -m gan_lightning --cfg job lists every key."
         raise ConfigError(f"{override} is not a key gan_lightning reads: {hint}")
