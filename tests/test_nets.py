@@ -264,6 +264,7 @@ def test_cifar10_conditional_resnet_from_the_cli(tmp_path):
     assert "No FID/KID in this run: The Inception weights for FID/KID could not be loaded" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # three training runs: the slow tier holds the bit-exact resume runs
 def test_a_resnet_run_stopped_and_resumed_is_the_run_that_never_stopped(tmp_path):
     run = ("model=rpgan", *RESNET_CLI, "trainer.max_epochs=3", "conditional=true", "net.spectral_norm=true",
            "data.batch_size=8", "callbacks.metrics.feature=null", "model.ema_decay=0.9")
