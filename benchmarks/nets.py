@@ -1,7 +1,8 @@
 """Parameters and training speed of every net, at the sizes a run uses.
 
     python benchmarks/nets.py                 # every case below (about 2 minutes on 2 cores)
-    python benchmarks/nets.py resnet_digits
+    python benchmarks/nets.py resnet_digits32
+    python benchmarks/nets.py r3gan_cifar10 --batches 3 --warmup 1    # 41M parameters: slow on a CPU
 
 For each case: G's and D's parameter counts, and training images per second on this machine's
 CPU (real images through D per second: one batch per critic step, the module's own
@@ -20,9 +21,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from conftest import RandomImages  # noqa: E402  (the tests' in-memory random images)
-from gan_lightning.models import DCGAN  # noqa: E402
+from gan_lightning.models import DCGAN, RpGAN  # noqa: E402
 
-# name -> (module class, net config, image shape, batch size, loss, what it is)
+R3GAN_DIGITS = {"name": "r3gan", "g_widths": [64, 64, 32, 16], "d_widths": [64, 64, 32, 16], "cardinality": [8, 8, 4, 2],
+                "blocks": 1}
+R3GAN_CIFAR10 = {"name": "r3gan", "g_features": 768, "d_features": 768, "blocks": 2, "expansion": 2, "cardinality": 96}
+def r1_r2(gamma: float, every: int) -> dict:
+    return {"r1": {"gamma": gamma, "every": every}, "r2": {"gamma": gamma, "every": every}}
+
+# name -> (module class, net config, image shape, batch size, loss, what it is[, the module's other arguments])
 CASES = {
     "mlp": (DCGAN, {"name": "mlp"}, (1, 28, 28), 64, "bce", "net=mlp (model=gan's net)"),
     "dcgan": (DCGAN, {"name": "dcgan", "g_features": 64, "d_features": 64}, (1, 28, 28), 64, "bce", "model=dcgan"),
@@ -36,6 +43,12 @@ CASES = {
                         32, "hinge", "net=resnet net.g_features=64 net.d_features=64 data.image_size=32"),
     "resnet_cifar10": (DCGAN, {"name": "resnet", "g_features": 256, "d_features": 128, "d_norm": "none",
                                "spectral_norm": True}, (3, 32, 32), 64, "hinge", "experiment=sngan_cifar10 (n_critic 1 here)"),
+    "r3gan_digits32": (RpGAN, R3GAN_DIGITS, (1, 32, 32), 32, "relativistic", "model=r3gan (R1 + R2 every 4th step)",
+                       {"reg": r1_r2(1.0, 4), "latent_dim": 64}),
+    "r3gan_digits32_every_step": (RpGAN, R3GAN_DIGITS, (1, 32, 32), 32, "relativistic",
+                                  "model=r3gan reg.r1.every=1 reg.r2.every=1", {"reg": r1_r2(1.0, 1), "latent_dim": 64}),
+    "r3gan_cifar10": (RpGAN, R3GAN_CIFAR10, (3, 32, 32), 16, "relativistic",
+                      "experiment=r3gan_cifar10 (batch 16 here, unconditional)", {"reg": r1_r2(0.05, 1), "latent_dim": 64}),
 }
 
 
@@ -54,8 +67,9 @@ class Clock(L.Callback):
 
 
 def measure(name: str, batches: int, warmup: int) -> dict:
-    cls, net, shape, batch_size, loss, what = CASES[name]
-    model = cls(image_shape=shape, net=net, latent_dim=128 if name == "resnet_cifar10" else 100, loss=loss, n_critic=1)
+    cls, net, shape, batch_size, loss, what, *extra = CASES[name]
+    arguments = {"latent_dim": 128 if name == "resnet_cifar10" else 100, **(extra[0] if extra else {})}
+    model = cls(image_shape=shape, net=net, loss=loss, n_critic=1, **arguments)
     clock = Clock(warmup)
     trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=1, limit_train_batches=warmup + batches, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

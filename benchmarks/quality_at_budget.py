@@ -62,7 +62,35 @@ CANDIDATES = {
                        "loss=hinge", "model.beta1=0.0", "model.beta2=0.9", "data.batch_size=32"],
     "resnet16_rpgan": ["model=rpgan", "net=resnet", "data.image_size=32", "net.g_features=16", "net.d_features=16",
                        "data.batch_size=32"],
+    # R3GAN (model=r3gan) on 32-pixel digits, beside the issue's bar: model=rpgan on the front door's nets
+    "rpgan32_b32": ["model=rpgan", *SMALL, "data.batch_size=32"],
+    "r3gan": ["model=r3gan", "schedule.steps={steps}"],
+    "r3gan_w32": ["model=r3gan", "net.g_widths=null", "net.d_widths=null", "net.g_features=32", "net.d_features=32",
+                  "net.cardinality=4", "schedule.steps={steps}"],
+    "r3gan_gamma0.05": ["model=r3gan", "reg.r1.gamma=0.05", "reg.r2.gamma=0.05", "schedule.final.gamma=0.005",
+                        "schedule.steps={steps}"],
+    "r3gan_noaug": ["model=r3gan", "augment=none", "schedule.augment_p=constant", "schedule.steps={steps}"],
+    "r3gan_no_ema": ["model=r3gan", "schedule.ema_half_life=constant", "schedule.steps={steps}"],
+    "r3gan_gamma10": ["model=r3gan", "reg.r1.gamma=10", "reg.r2.gamma=10", "schedule.final.gamma=1",
+                      "schedule.steps={steps}"],
+    "r3gan_lr1e-3": ["model=r3gan", "model.lr=1e-3", "schedule.final.lr=2.5e-4", "schedule.steps={steps}"],
+    "r3gan_lr2e-3": ["model=r3gan", "model.lr=2e-3", "schedule.final.lr=5e-4", "schedule.steps={steps}"],
+    "r3gan_lr4e-3": ["model=r3gan", "model.lr=4e-3", "schedule.final.lr=1e-3", "schedule.steps={steps}"],
+    "r3gan_lr1e-3_gamma10": ["model=r3gan", "model.lr=1e-3", "schedule.final.lr=2.5e-4", "reg.r1.gamma=10",
+                             "reg.r2.gamma=10", "schedule.final.gamma=1", "schedule.steps={steps}"],
+    "r3gan_every1": ["model=r3gan", "reg.r1.every=1", "reg.r2.every=1", "schedule.steps={steps}"],
 }
+# A schedule spans generator steps, and these runs are budgeted in seconds: `{steps}` becomes the
+# steps the budget allows at the candidate's speed on the 2-core CPU (G steps/s of training,
+# measured by this script's own runs), so its schedule ends about when its time does.
+STEPS_PER_SECOND = {"r3gan": 4.0, "r3gan_w32": 2.3, "r3gan_gamma0.05": 3.3, "r3gan_noaug": 3.4, "r3gan_every1": 2.2,
+                    "r3gan_no_ema": 3.3, "r3gan_gamma10": 3.3, "r3gan_lr1e-3": 3.8,
+                    "r3gan_lr2e-3": 4.0, "r3gan_lr4e-3": 4.0, "r3gan_lr1e-3_gamma10": 3.8}
+
+
+def overrides(name: str, seconds: int) -> list[str]:
+    steps = int(STEPS_PER_SECOND.get(name, 0) * seconds)
+    return [override.format(steps=steps) for override in CANDIDATES[name]]
 
 
 def ensure_classifier(path: Path) -> None:
@@ -78,7 +106,7 @@ def train_and_measure(name: str, seed: int, seconds: int, out: str) -> dict:
     run_dir = Path(out) / f"{name}-seed{seed}"
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "gan_lightning", "data=mnist5k", *CANDIDATES[name], f"seed={seed}",
+        [sys.executable, "-m", "gan_lightning", "data=mnist5k", *overrides(name, seconds), f"seed={seed}",
          "trainer.max_epochs=-1", f"+trainer.max_time=00:00:{seconds // 60:02d}:{seconds % 60:02d}",
          "callbacks.metrics=null", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -112,7 +140,7 @@ def main() -> None:
     mean = lambda runs, key: sum(r[key] for r in runs) / len(runs)  # noqa: E731
     by_candidate = {name: [r for r in rows if r["candidate"] == name] for name in args.candidates}
     for name, runs in sorted(by_candidate.items(), key=lambda item: mean(item[1], "fid")):
-        print(f"| {name} | `{' '.join(CANDIDATES[name])}` | {mean(runs, 'generator_steps'):.0f} | "
+        print(f"| {name} | `{' '.join(overrides(name, args.seconds))}` | {mean(runs, 'generator_steps'):.0f} | "
               f"{mean(runs, 'fid'):.1f} | {', '.join(format(r['fid'], '.1f') for r in runs)} | {mean(runs, 'kid'):.4f} | "
               f"{mean(runs, 'class_coverage'):.1f} | {mean(runs, 'classifier_score'):.2f} |")
 

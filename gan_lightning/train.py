@@ -74,6 +74,7 @@ def train(cfg: DictConfig) -> float | None:
                         net=OmegaConf.to_container(cfg.net, resolve=True), loss=cfg.loss.name,
                         reg=OmegaConf.to_container(cfg.reg, resolve=True),
                         augment=OmegaConf.to_container(cfg.augment, resolve=True),
+                        schedule=OmegaConf.to_container(cfg.schedule, resolve=True),
                         num_classes=len(class_names) if class_names else None, class_names=class_names,
                         _convert_="all")
     _refuse_single_image_batches(cfg, datamodule, model)

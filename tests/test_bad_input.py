@@ -94,6 +94,26 @@ CASES = {
     "unquoted non-ASCII path": (lambda t, run: ["data=folder", "data.root=/data/my photos ü"],
                                 "cannot be read as key=value: quote the value"),
     "a key nothing reads": (lambda t, run: ["+lr=1e-3"], "did you mean model.lr=1e-3?"),
+    # schedules (models/schedule.py)
+    "unknown schedule": (lambda t, run: ["schedule.lr=linear"], "Unknown schedule.lr=linear: use one of constant, cosine"),
+    "unschedulable key": (lambda t, run: ["schedule.beta1=cosine"],
+                          "beta1 cannot be scheduled: the keys that can are augment_p, beta2, ema_half_life, gamma, lr"),
+    "schedule without its end": (lambda t, run: ["schedule.beta2=cosine"],
+                                 "schedule.beta2=cosine needs the value model.beta2 ends at: add schedule.final.beta2=0.99"),
+    "schedule of no penalty": (lambda t, run: ["schedule.gamma=cosine"],
+                               "schedule.gamma=cosine schedules the penalties' gamma, and this run has none"),
+    "schedule of no augmentation": (lambda t, run: ["schedule.augment_p=cosine", "schedule.final.augment_p=0.5"],
+                                    "augment=none has none: add augment=diffaugment"),
+    "beta2 of RMSprop": (lambda t, run: ["model=wgan", "schedule.beta2=cosine", "schedule.final.beta2=0.99"],
+                         "model.optimizer=rmsprop has none"),
+    "schedule over a wall clock": (lambda t, run: ["schedule.lr=cosine", "trainer.max_epochs=-1",
+                                                   "+trainer.max_time=00:00:01:00"],
+                                   "trainer.max_time alone gives none: set schedule.steps=N"),
+    "augmentation probability": (lambda t, run: ["augment=diffaugment", "augment.p=2"],
+                                 "augment.p=2 is a probability: use a number in [0, 1]"),
+    "two EMA paces": (lambda t, run: ["model.ema_decay=0.999", "model.ema_half_life=10000"],
+                      "both set the EMA's pace: keep one"),
+    "r3gan's cardinality": (lambda t, run: ["model=r3gan", "net.cardinality=3"], "net.cardinality=3 does not divide"),
 }
 if not torch.cuda.is_available():
     CASES["gpu without one"] = (lambda t, run: ["trainer=gpu"], "needs a CUDA GPU, and PyTorch sees none")

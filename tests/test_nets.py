@@ -117,8 +117,9 @@ def test_every_net_meets_the_contract(name, classes):
     net, shape = TINY[name]
     g, d = build_nets(net, shape, 8, num_classes=classes)
     labels = None if classes is None else torch.tensor([0, 1, 2, 1])
-    images = with_labels(g, torch.randn(4, 8), labels)
+    images = with_labels(g.eval(), torch.randn(4, 8), labels)  # samples are drawn in eval mode
     assert images.shape == (4, *shape) and images.min() >= -1 and images.max() <= 1
+    g.train()
     scores = with_labels(d, images, labels)
     assert scores.shape == (4,)
     body = d if classes is None else d.net

@@ -13,6 +13,7 @@ penalties see the same labels; `sample(n, labels=...)` draws the classes asked f
 """
 
 import inspect
+import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
 
@@ -24,10 +25,14 @@ from gan_lightning.models.divergence import DivergenceWatch
 from gan_lightning.models.ema import EMA
 from gan_lightning.models.hparams import arguments_with_preset, check_hparams, check_own_loss
 from gan_lightning.models.labels import class_labels
+from gan_lightning.models.schedule import budget_in_generator_steps, check_schedule_fits, parse_schedule
 from gan_lightning.nets import build_nets
 from gan_lightning.nets.conditional import with_labels
 from gan_lightning.objective import build_objective, critic_norm_for
 from gan_lightning.objective.penalties import clip_weights
+from gan_lightning.run.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 class GANModule(L.LightningModule):
@@ -43,9 +48,9 @@ class GANModule(L.LightningModule):
     def __init__(self, image_shape: Sequence[int], net: Mapping, latent_dim: int | None = None,
                  lr: float | None = None, beta1: float | None = None, beta2: float | None = None,
                  optimizer: str | None = None, n_critic: int | None = None, num_samples: int | None = None,
-                 ema_decay: float | None = None, loss: str | None = None, reg: Mapping | None = None,
-                 augment: Mapping | None = None, num_classes: int | None = None,
-                 class_names: Sequence[str] | None = None):
+                 ema_decay: float | None = None, ema_half_life: float | None = None, loss: str | None = None,
+                 reg: Mapping | None = None, augment: Mapping | None = None, schedule: Mapping | None = None,
+                 num_classes: int | None = None, class_names: Sequence[str] | None = None):
         super().__init__()
         self.save_hyperparameters(arguments_with_preset(inspect.currentframe(), self.preset))
         hp = self.hparams
@@ -58,8 +63,20 @@ class GANModule(L.LightningModule):
                                                         hp.num_classes)
         self.augment = self.objective.augment  # a module: it moves with the model
         # The exponential moving average of G, for samples and metrics when on.
-        self.ema = EMA(self.generator, hp.ema_decay, self._generator_inputs) if hp.ema_decay else None
+        self.ema = (EMA(self.generator, hp.ema_decay, self._generator_inputs, half_life=hp.ema_half_life)
+                    if hp.ema_decay or hp.ema_half_life is not None else None)
         self.generator_ema = self.ema.module if self.ema else None
+        # Values that change with the generator step (schedule.py), None when all are constant.
+        self.schedule = parse_schedule(hp.get("schedule"))
+        if self.schedule is not None:
+            check_schedule_fits(self.schedule, hp.optimizer, self.objective.penalties, self.augment, hp.ema_half_life)
+            starts = {"lr": hp.lr, "beta2": hp.beta2, "ema_half_life": hp.ema_half_life,
+                      "augment_p": self.augment.p if self.augment is not None else None}
+            self._schedule_starts = {name: start for name, start in starts.items() if name in self.schedule.keys}
+            if "gamma" in self.schedule.keys:
+                self._schedule_starts.update({f"gamma_{p.name}": p.gamma for p in self.objective.penalties})
+        self._schedule_steps: int | None = None  # the schedule's length, fixed at the first step (and saved)
+        self._scheduled: dict[str, float] = {}  # this step's scheduled values, logged as schedule/<name>
         # The noise behind every sample grid: a buffer, so it is saved in checkpoints.
         self.register_buffer("fixed_noise", torch.randn(hp.num_samples, hp.latent_dim))
         # Our own counters: trainer.global_step counts the optimizer steps of both nets.
@@ -96,7 +113,9 @@ class GANModule(L.LightningModule):
                 continue
             value = penalty(critic, real, fake, scaler=self.grad_scaler)
             self._penalty_values[penalty.name] = value.detach()
-            total = penalty.weight * value if total is None else total + penalty.weight * value
+            gamma = self._scheduled.get(f"gamma_{penalty.name}")
+            weight = penalty.weight if gamma is None else penalty.weight_at(gamma)
+            total = weight * value if total is None else total + weight * value
         return total
 
     def after_critic_step(self) -> None:
@@ -112,6 +131,8 @@ class GANModule(L.LightningModule):
         # class frequencies on both sides and a penalty's real-fake pairs share their label.
         real, labels = batch if self.conditional else (batch, None)
         n = real.shape[0]
+        if self.schedule is not None:
+            self._follow_schedule()
 
         with self.toggled_optimizer(opt_d):
             # detach, not no_grad: under autocast no_grad leaves a stale weight cache that
@@ -142,7 +163,7 @@ class GANModule(L.LightningModule):
             opt_g.step()
         self.generator_steps += 1
         if self.ema is not None:
-            self.ema.update(self.generator, self.generator_steps)
+            self.ema.update(self.generator, self.generator_steps, images=n * self.trainer.world_size)
         real_scores, fake_scores, loss_d, loss_g = (t.detach() for t in (real_scores, fake_scores, loss_d, loss_g))
         self.divergence_watch.observe(self.generator_steps, real_scores, fake_scores, loss_d, loss_g)
         self._log_step(loss_d, loss_g, real_scores, fake_scores)
@@ -154,11 +175,35 @@ class GANModule(L.LightningModule):
         scalars = {"loss_d": loss_d, "loss_g": loss_g, **self.objective.loss.monitor(real_scores, fake_scores, loss_d),
                    **self._penalty_values}
         divergence = scalars.pop("divergence")
-        self.log_dict({f"train/{name}": value for name, value in scalars.items()}, on_step=True, on_epoch=False,
-                      batch_size=n)
+        self.log_dict({**{f"train/{name}": value for name, value in scalars.items()},
+                       **{f"schedule/{name}": value for name, value in self._scheduled.items()}},
+                      on_step=True, on_epoch=False, batch_size=n)
         self.log("step", float(self.generator_steps), on_step=True, on_epoch=False)
         # The critic's divergence estimate, per epoch (averaged over DDP ranks once per epoch).
         self.log("train/divergence", divergence, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+
+    def _follow_schedule(self) -> None:
+        """Set this step's scheduled values where they act: the optimizers, the penalties' gamma,
+        DiffAugment's p, the EMA's half-life."""
+        hp = self.hparams
+        if self._schedule_steps is None:
+            self._schedule_steps = self.schedule.steps or budget_in_generator_steps(self.trainer, hp.n_critic)
+            if self._schedule_steps is None:
+                raise ConfigError("A schedule runs over the run's budget in generator steps, and a wall-clock budget "
+                                  "alone gives none: set schedule.steps=N (generator steps) or max_generator_steps=N.")
+            if self.global_rank == 0:
+                log.info("Schedule: %s.", self.schedule.describe(self._schedule_steps))
+        values = self.schedule.values(self.generator_steps, self._schedule_steps, self._schedule_starts)
+        for optimizer in self.optimizers():
+            for group in optimizer.param_groups:
+                group["lr"] = values.get("lr", group["lr"])
+                if "beta2" in values:
+                    group["betas"] = (group["betas"][0], values["beta2"])
+        if "augment_p" in values:
+            self.augment.p = values["augment_p"]
+        if "ema_half_life" in values:
+            self.ema.half_life = values["ema_half_life"]
+        self._scheduled = values
 
     # ---- Lightning's hooks around the loop -----------------------------------------------
 
@@ -273,8 +318,12 @@ class GANModule(L.LightningModule):
     def get_extra_state(self) -> dict:
         # The counters travel in the state dict: checkpoints, load_from_checkpoint and
         # ddp_spawn's hand-back of rank 0's weights to the launching process all keep them.
-        return {"critic_steps": self.critic_steps, "generator_steps": self.generator_steps}
+        state = {"critic_steps": self.critic_steps, "generator_steps": self.generator_steps}
+        if self._schedule_steps is not None:  # a schedule's length, fixed when it started
+            state["schedule_steps"] = self._schedule_steps
+        return state
 
     def set_extra_state(self, state: dict) -> None:
         self.critic_steps = int(state["critic_steps"])
         self.generator_steps = int(state["generator_steps"])
+        self._schedule_steps = state.get("schedule_steps")  # absent in checkpoints from before schedules

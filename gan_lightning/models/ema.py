@@ -1,7 +1,9 @@
 """An exponential moving average of G's weights, with BatchNorm statistics of its own.
 
 The averaged G draws better samples than G itself late in training (Yazıcı et al. 2019;
-StudioGAN's `utils/ema.py`, StyleGAN's G_ema). Its weights follow G's with a warm-up, and
+StudioGAN's `utils/ema.py`, StyleGAN's G_ema). Its weights follow G's with a fixed decay and a
+warm-up (model.ema_decay), or with a half-life in images, as StyleGAN and R3GAN count it
+(model.ema_half_life: after that many training images, G's older weights weigh half). And
 since G's BatchNorm running statistics belong to G's weights, not to the average, the
 average gets "standing statistics" of its own: re-estimated on its own samples whenever
 it is read (sampled from, or saved) after it changed.
@@ -19,21 +21,25 @@ class EMA:
     """Keeps `module`, the average of `generator`; `draw_inputs(n)` gives G's inputs (z, labels)
     for the BatchNorm re-estimation."""
 
-    def __init__(self, generator: nn.Module, decay: float, draw_inputs: Callable[[int], tuple[Tensor, Tensor | None]],
-                 batches: int = 8, batch_size: int = 256):
+    def __init__(self, generator: nn.Module, decay: float | None, draw_inputs: Callable[[int], tuple[Tensor, Tensor | None]],
+                 batches: int = 8, batch_size: int = 256, half_life: float | None = None):
         self.module = copy.deepcopy(generator).requires_grad_(False)
         self.decay, self.draw_inputs = decay, draw_inputs
+        self.half_life = half_life  # images; used instead of `decay` when set (a schedule may change it)
         self.batches, self.batch_size = batches, batch_size
         self.stale = False
         # A checkpoint (the module's state_dict) always holds statistics that match the weights.
         self.module.register_state_dict_pre_hook(self._before_saving)
 
     @torch.no_grad()
-    def update(self, generator: nn.Module, step: int) -> None:
-        """Move the average towards `generator`'s weights after its `step`-th update. Warm-up (as in
-        TF's ExponentialMovingAverage): early on it follows G closely instead of remembering its
-        random initialisation."""
-        decay = min(self.decay, (1 + step) / (10 + step))
+    def update(self, generator: nn.Module, step: int, images: int) -> None:
+        """Move the average towards `generator`'s weights after its `step`-th update, which saw
+        `images` real images. With a decay, a warm-up (as in TF's ExponentialMovingAverage): early
+        on it follows G closely instead of remembering its random initialisation."""
+        if self.half_life is not None:
+            decay = 0.5 ** (images / self.half_life) if self.half_life > 0 else 0.0
+        else:
+            decay = min(self.decay, (1 + step) / (10 + step))
         for averaged, current in zip(self.module.parameters(), generator.parameters()):
             averaged.lerp_(current, 1 - decay)
         self.stale = True

@@ -62,6 +62,11 @@ def check_hparams(hp) -> None:
         require_number(f"model.{name}", hp[name], high=1, low_allowed=True)
     if hp.ema_decay is not None:
         require_number("model.ema_decay", hp.ema_decay, high=1)
+    if hp.get("ema_half_life") is not None:
+        require_number("model.ema_half_life", hp.ema_half_life, low_allowed=True, example=500000)
+        if hp.ema_decay:
+            raise ConfigError(f"model.ema_decay={hp.ema_decay} and model.ema_half_life={hp.ema_half_life} both set "
+                              f"the EMA's pace: keep one, e.g. model.ema_decay=null.")
     if hp.num_classes is not None:
         require_number("num_classes", hp.num_classes, integer=True)
         if hp.class_names is not None and len(hp.class_names) != hp.num_classes:

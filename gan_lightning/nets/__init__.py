@@ -6,7 +6,7 @@ discriminator, spectral norm and the penalties work for any net without knowing 
 - `<name>.py` defines `Generator(latent_dim, image_shape, **options)` and
   `Discriminator(image_shape, **options)`, sized from the image (C, H, W); a size a net cannot
   make is a ConfigError saying which sizes it can.
-- G: `forward(z) -> images` in [-1, 1] of `image_shape`. Class conditioning is G's own choice: a
+- G: `forward(z) -> images` of `image_shape`, in [-1, 1] in eval mode (where samples are drawn). Class conditioning is G's own choice: a
   G whose constructor takes `num_classes` conditions itself (`forward(z, labels)`, e.g. the
   ResNet's conditional BatchNorm); any other is built for latent_dim + num_classes inputs and
   reads the one-hot label beside z (ConditionalGenerator).

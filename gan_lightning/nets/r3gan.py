@@ -12,8 +12,11 @@ stage's blocks, and ends with a 4x4 depthwise conv and a linear layer: its featu
 conv's output, scored by the linear `head` (the projection discriminator adds the class term).
 
 Where this differs from the released code (R3GAN/Networks.py) and why:
-- G ends in Tanh, as every net here does (images in [-1, 1] for samples, grids and metrics);
-  R3GAN's G ends at its 1x1 aggregation conv, unbounded.
+- G ends at its 1x1 conv, unbounded while it trains, as R3GAN's does, and clamps to [-1, 1] in
+  eval mode, where samples, grids and metrics are drawn. A Tanh, as the other nets end in,
+  saturated here: with no normalisation layer before it, `model=r3gan` on digits pushed G's
+  pre-activations to about -70 within 600 steps, where Tanh passes no gradient, and G drew
+  black squares from then on.
 - The class embedding of G is an nn.Embedding of width `embedding` beside z, equivalent to
   R3GAN's bias-free linear layer on the one-hot label.
 - D's conditional score is the projection discriminator's head(features) + <embed(y), features>
@@ -153,7 +156,8 @@ class Generator(nn.Module):
         h = self.basis.unsqueeze(0) * self.project(z)[:, :, None, None]
         for stage in self.stages:
             h = stage(h)
-        return self.to_image(h).tanh()
+        images = self.to_image(h)
+        return images if self.training else images.clamp(-1, 1)
 
 
 class Discriminator(nn.Module):

@@ -70,8 +70,16 @@ REGS = (*PENALTIES, "clip")
 @dataclass(frozen=True)
 class Penalty:
     name: str  # logged as train/<name>
-    weight: float  # its factor in the critic loss, already multiplied by `every` (lazy regularisation)
+    gamma: float  # reg.<name>.gamma
     every: int  # computed on every `every`-th critic step (StyleGAN2's lazy R1)
+
+    def weight_at(self, gamma: float) -> float:
+        """Its factor in the critic loss at `gamma`, multiplied by `every` (lazy regularisation)."""
+        return PENALTIES[self.name][1] * gamma * self.every
+
+    @property
+    def weight(self) -> float:
+        return self.weight_at(self.gamma)
 
     def __call__(self, critic, real: Tensor, fake: Tensor, scaler=None) -> Tensor:
         return PENALTIES[self.name][0](critic, real, fake, scaler=scaler)
@@ -113,5 +121,5 @@ def parse_reg(reg: Mapping | None) -> tuple[list[Penalty], float | None]:
         gamma, every = options.get("gamma", 10.0), options.get("every", 1)
         require_number(f"reg.{name}.gamma", gamma, low_allowed=True, example=10.0)
         require_number(f"reg.{name}.every", every, integer=True)
-        penalties.append(Penalty(name, PENALTIES[name][1] * gamma * every, every))
+        penalties.append(Penalty(name, gamma, every))
     return penalties, clip

@@ -116,18 +116,38 @@ def option_keys(group: str, option: str) -> frozenset[str]:
     return frozenset(tree).union(*(option_keys(group, entry) for entry in extended)) - {"defaults"}
 
 
+def _group_of(target: str) -> str:
+    """The config group a defaults-list entry names: "override /model" -> model, "optional experiment" -> experiment."""
+    return target.split()[-1].strip("/").split("@")[0]
+
+
 @cache
-def global_keys() -> dict[str, frozenset[str]]:
-    """{group: the keys `@package _global_` files (model=quickstart, experiments) set in it}."""
+def default_options() -> dict[str, str]:
+    """{group: the option conf/config.yaml composes when the command line chooses none}."""
+    config = OmegaConf.to_container(OmegaConf.load(files("gan_lightning.conf") / "config.yaml"))
+    return {_group_of(target): choice for entry in config["defaults"] if isinstance(entry, dict)
+            for target, choice in entry.items() if isinstance(choice, str)}
+
+
+@cache
+def global_keys(group: str, option: str) -> dict[str, frozenset[str]]:
+    """{group: the keys an `@package _global_` file (model=quickstart, an experiment) sets in it},
+    with those of the global files its defaults list chooses (experiment=r3gan_cifar10 ->
+    model=r3gan); empty for a file of its own package or an option that does not exist."""
+    path = files("gan_lightning.conf") / group / f"{option}.yaml"
+    if option not in config_options(group) or "@package _global_" not in path.read_text():
+        return {}
+    tree = OmegaConf.to_container(OmegaConf.load(path)) or {}
     keys: dict[str, set[str]] = {}
-    for group in GROUPS:
-        for option in config_options(group):
-            path = files("gan_lightning.conf") / group / f"{option}.yaml"
-            if "@package _global_" in path.read_text():
-                for name, sub in (OmegaConf.to_container(OmegaConf.load(path)) or {}).items():
-                    if name in GROUPS and isinstance(sub, dict):
-                        keys.setdefault(name, set()).update(sub)
-    return {group: frozenset(names) for group, names in keys.items()}
+    for name, sub in tree.items():
+        if name in GROUPS and isinstance(sub, dict):
+            keys.setdefault(name, set()).update(sub)
+    for entry in tree.get("defaults", []):
+        for target, choice in (entry.items() if isinstance(entry, dict) else ()):
+            if isinstance(choice, str):
+                for name, sub in global_keys(_group_of(target), choice).items():
+                    keys.setdefault(name, set()).update(sub)
+    return {name: frozenset(sub) for name, sub in keys.items()}
 
 
 def refuse_unknown_group_keys(overrides: list[str]) -> None:
@@ -144,8 +164,13 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
         if override.startswith(("-", "+", "~")) or "=" not in override or group not in GROUPS or not rest:
             continue
         options = [chosen[group]] if group in chosen else config_options(group)
-        known = set(global_keys().get(group, ())).union(*(option_keys(group, option) for option in options))
+        presets = [global_keys(g, option).get(group, frozenset()) for g, option in {**default_options(), **chosen}.items()]
+        known = set().union(*presets, *(option_keys(group, option) for option in options))
         name = rest.split(".")[0]
+        if known and name not in known and group == "schedule":
+            values = sorted(known - {"warmup", "steps", "final"})
+            raise ConfigError(f"{override}: {name} cannot be scheduled: the keys that can are {', '.join(values)} "
+                              f"(e.g. schedule.lr=cosine).")
         if known and name not in known:
             where = (f"{group}={chosen[group]} has no key {name!r} (its keys:" if group in chosen
                      else f"no {group} config has a key {name!r} (their keys:")

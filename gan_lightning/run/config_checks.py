@@ -51,6 +51,12 @@ def check_trainer(cfg: DictConfig) -> None:
     elif cfg.get("max_generator_steps") is None and trainer.get("max_time") is None:  # max_time: a wall-clock budget
         raise ConfigError(f"trainer.max_epochs={max_epochs} sets no budget and max_generator_steps is unset: "
                           f"give one, e.g. trainer.max_epochs=10 or max_generator_steps=5000.")
+    schedule = cfg.get("schedule") or {}
+    scheduled = [key for key, value in schedule.items() if value == "cosine"]
+    if scheduled and schedule.get("steps") is None and cfg.get("max_generator_steps") is None and max_epochs in (None, -1):
+        raise ConfigError(f"schedule.{scheduled[0]}=cosine runs over the run's budget in generator steps, and "
+                          f"trainer.max_time alone gives none: set schedule.steps=N (generator steps) or "
+                          f"max_generator_steps=N.")
     require_number("trainer.log_every_n_steps", trainer.get("log_every_n_steps", 50), integer=True, example=10)
     if trainer.get("limit_train_batches") is not None:
         require_number("trainer.limit_train_batches", trainer.limit_train_batches, example=10)  # 0 trains nothing
