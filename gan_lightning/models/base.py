@@ -4,8 +4,8 @@ The objective is composed from config groups (gan_lightning/objective/): a loss,
 or clipping, DiffAugment, spectral norm. A variant is a preset of those pieces (its
 conf/model/<preset>.yaml) and may override the hooks `discriminator_loss`, `generator_loss`,
 `penalty` and `after_critic_step` for an idea of its own. The rooms beside this one hold the
-rest: the preset and its checks (hparams.py), the EMA generator (ema.py), the divergence
-watch (divergence.py), class labels (labels.py).
+rest: the preset and its checks (hparams.py), the EMA generator (ema.py), values that change
+with the step (schedule.py), the divergence watch (divergence.py), class labels (labels.py).
 
 With `num_classes` (conditional=true) batches are (images, labels): G draws each fake for its
 real partner's label, D scores every image against its label (a projection D), and the
@@ -21,16 +21,15 @@ import lightning as L
 import torch
 from torch import Tensor
 
+import gan_lightning.models.schedule as schedules
 from gan_lightning.models.divergence import DivergenceWatch
 from gan_lightning.models.ema import EMA
 from gan_lightning.models.hparams import arguments_with_preset, check_hparams, check_own_loss
 from gan_lightning.models.labels import class_labels
-from gan_lightning.models.schedule import budget_in_generator_steps, check_schedule_fits, parse_schedule
 from gan_lightning.nets import build_nets
 from gan_lightning.nets.conditional import with_labels
 from gan_lightning.objective import build_objective, critic_norm_for
 from gan_lightning.objective.penalties import clip_weights
-from gan_lightning.run.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +66,11 @@ class GANModule(L.LightningModule):
                     if hp.ema_decay or hp.ema_half_life is not None else None)
         self.generator_ema = self.ema.module if self.ema else None
         # Values that change with the generator step (schedule.py), None when all are constant.
-        self.schedule = parse_schedule(hp.get("schedule"))
+        self.schedule = schedules.parse_schedule(hp.get("schedule"))
         if self.schedule is not None:
-            check_schedule_fits(self.schedule, hp.optimizer, self.objective.penalties, self.augment, hp.ema_half_life)
-            starts = {"lr": hp.lr, "beta2": hp.beta2, "ema_half_life": hp.ema_half_life,
-                      "augment_p": self.augment.p if self.augment is not None else None}
-            self._schedule_starts = {name: start for name, start in starts.items() if name in self.schedule.keys}
-            if "gamma" in self.schedule.keys:
-                self._schedule_starts.update({f"gamma_{p.name}": p.gamma for p in self.objective.penalties})
+            schedules.check_schedule_fits(self.schedule, hp.optimizer, self.objective.penalties, self.augment,
+                                          hp.ema_half_life)
+            self._schedule_starts = schedules.starts(self.schedule, hp, self.objective.penalties, self.augment)
         self._schedule_steps: int | None = None  # the schedule's length, fixed at the first step (and saved)
         self._scheduled: dict[str, float] = {}  # this step's scheduled values, logged as schedule/<name>
         # The noise behind every sample grid: a buffer, so it is saved in checkpoints.
@@ -183,27 +179,13 @@ class GANModule(L.LightningModule):
         self.log("train/divergence", divergence, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
 
     def _follow_schedule(self) -> None:
-        """Set this step's scheduled values where they act: the optimizers, the penalties' gamma,
-        DiffAugment's p, the EMA's half-life."""
-        hp = self.hparams
+        """This step's scheduled values (schedule.py), set where they act; the length is fixed at the first step."""
         if self._schedule_steps is None:
-            self._schedule_steps = self.schedule.steps or budget_in_generator_steps(self.trainer, hp.n_critic)
-            if self._schedule_steps is None:
-                raise ConfigError("A schedule runs over the run's budget in generator steps, and a wall-clock budget "
-                                  "alone gives none: set schedule.steps=N (generator steps) or max_generator_steps=N.")
+            self._schedule_steps = schedules.length(self.schedule, self.trainer, self.hparams.n_critic)
             if self.global_rank == 0:
                 log.info("Schedule: %s.", self.schedule.describe(self._schedule_steps))
-        values = self.schedule.values(self.generator_steps, self._schedule_steps, self._schedule_starts)
-        for optimizer in self.optimizers():
-            for group in optimizer.param_groups:
-                group["lr"] = values.get("lr", group["lr"])
-                if "beta2" in values:
-                    group["betas"] = (group["betas"][0], values["beta2"])
-        if "augment_p" in values:
-            self.augment.p = values["augment_p"]
-        if "ema_half_life" in values:
-            self.ema.half_life = values["ema_half_life"]
-        self._scheduled = values
+        self._scheduled = self.schedule.values(self.generator_steps, self._schedule_steps, self._schedule_starts)
+        schedules.apply(self._scheduled, self.optimizers(), self.augment, self.ema)
 
     # ---- Lightning's hooks around the loop -----------------------------------------------
 

@@ -125,11 +125,40 @@ def check_schedule_fits(schedule: Schedule, optimizer: str, penalties: list, aug
                           "(images; R3GAN starts at 0).")
 
 
-def budget_in_generator_steps(trainer, n_critic: int) -> int | None:
-    """The generator steps the run's budget allows (max_generator_steps, trainer.max_epochs), None
-    for a wall-clock budget alone."""
+def starts(schedule: Schedule, hp, penalties: list, augment) -> dict[str, float]:
+    """{name: start value} of every scheduled value (a key, or gamma_<penalty> for each penalty)."""
+    configured = {"lr": hp.lr, "beta2": hp.beta2, "ema_half_life": hp.ema_half_life,
+                  "augment_p": augment.p if augment is not None else None}
+    values = {name: start for name, start in configured.items() if name in schedule.keys}
+    if "gamma" in schedule.keys:
+        values.update({f"gamma_{penalty.name}": penalty.gamma for penalty in penalties})
+    return values
+
+
+def length(schedule: Schedule, trainer, n_critic: int) -> int:
+    """The schedule's length in generator steps: schedule.steps, else the run's budget
+    (max_generator_steps, trainer.max_epochs); a ConfigError for a wall-clock budget alone."""
+    if schedule.steps:
+        return schedule.steps
     limits = [callback.max_generator_steps for callback in trainer.callbacks
               if getattr(callback, "max_generator_steps", None) is not None]
     if trainer.max_epochs not in (None, -1):
         limits.append(trainer.max_epochs * int(trainer.num_training_batches) // n_critic)
-    return max(1, min(limits)) if limits else None
+    if not limits:
+        raise ConfigError("A schedule runs over the run's budget in generator steps, and a wall-clock budget alone "
+                          "gives none: set schedule.steps=N (generator steps) or max_generator_steps=N.")
+    return max(1, min(limits))
+
+
+def apply(values: Mapping[str, float], optimizers, augment, ema) -> None:
+    """Set scheduled values where they act: the optimizers' lr and beta2, DiffAugment's p, the
+    EMA's half-life (the penalties read their gamma_<name> from `values` themselves)."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = values.get("lr", group["lr"])
+            if "beta2" in values:
+                group["betas"] = (group["betas"][0], values["beta2"])
+    if "augment_p" in values:
+        augment.p = values["augment_p"]
+    if "ema_half_life" in values:
+        ema.half_life = values["ema_half_life"]
