@@ -83,7 +83,7 @@ CANDIDATES = {
 # A schedule spans generator steps, and these runs are budgeted in seconds: `{steps}` becomes the
 # steps the budget allows at the candidate's speed on the 2-core CPU (G steps/s of training,
 # measured by this script's own runs), so its schedule ends about when its time does.
-STEPS_PER_SECOND = {"r3gan": 4.0, "r3gan_w32": 2.3, "r3gan_gamma0.05": 3.3, "r3gan_noaug": 3.4, "r3gan_every1": 2.2,
+STEPS_PER_SECOND = {"r3gan": 3.0, "r3gan_w32": 2.3, "r3gan_gamma0.05": 3.3, "r3gan_noaug": 3.4, "r3gan_every1": 2.2,
                     "r3gan_no_ema": 3.3, "r3gan_gamma10": 3.3, "r3gan_lr1e-3": 3.8,
                     "r3gan_lr2e-3": 4.0, "r3gan_lr4e-3": 4.0, "r3gan_lr1e-3_gamma10": 3.8}
 

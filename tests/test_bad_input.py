@@ -109,6 +109,13 @@ CASES = {
     "schedule over a wall clock": (lambda t, run: ["schedule.lr=cosine", "trainer.max_epochs=-1",
                                                    "+trainer.max_time=00:00:01:00"],
                                    "trainer.max_time alone gives none: set schedule.steps=N"),
+    "a final value of a constant key": (lambda t, run: ["schedule.final.lr=0.1"],
+                                         "schedule.final.lr=0.1 changes nothing while schedule.lr is constant: add "
+                                         "schedule.lr=cosine"),
+    "negative warm-up": (lambda t, run: ["schedule.lr=cosine", "schedule.warmup=-1"],
+                         "schedule.warmup=-1 must be a non-negative number, e.g. schedule.warmup=100."),
+    "a Trainer argument without its plus": (lambda t, run: ["trainer.max_time=00:00:01:00"],
+                                            "another argument of lightning.Trainer is added with a plus: +trainer.max_time=00:00:01:00"),
     "augmentation probability": (lambda t, run: ["augment=diffaugment", "augment.p=2"],
                                  "augment.p=2 is a probability: use a number in [0, 1]"),
     "two EMA paces": (lambda t, run: ["model.ema_decay=0.999", "model.ema_half_life=10000"],

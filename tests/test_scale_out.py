@@ -35,14 +35,19 @@ def test_lr_beta1_sweep_gives_four_runs_side_by_side(tmp_path):
 
 
 @pytest.mark.slow  # two real processes: Lightning's `ddp` relaunches the command line
-@pytest.mark.parametrize("model", ["gan", "wgan_gp", "rpgan"])
+@pytest.mark.parametrize("model", ["gan", "wgan_gp", "rpgan", "r3gan"])
 def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(HELPERS))
     run_dir = tmp_path / "run"
-    # rpgan: R1 + R2 differentiate through D twice, with DiffAugment, spectral norm and the
-    # ResNet's class-conditional BatchNorm G and projection D on top
-    extra = ["net=resnet", "data.image_size=32", "augment=diffaugment", "net.spectral_norm=true",
-             "net.g_features=16", "net.d_features=16", "conditional=true"] if model == "rpgan" else []
+    extra = {
+        # R1 + R2 differentiate through D twice, with DiffAugment, spectral norm and the ResNet's
+        # class-conditional BatchNorm G and projection D on top
+        "rpgan": ["net=resnet", "data.image_size=32", "augment=diffaugment", "net.spectral_norm=true",
+                  "net.g_features=16", "net.d_features=16", "conditional=true"],
+        # R3GAN's nets with every schedule (lr, beta2, gamma, augmentation p, the EMA's half-life in
+        # images of both ranks) and lazy penalties
+        "r3gan": ["net.g_widths=[8,8,8,8]", "net.d_widths=[8,8,8,8]", "net.cardinality=2", "data.batch_size=8"],
+    }.get(model, [])
     run_cli(f"model={model}", *extra, "trainer=ddp_sim", "trainer.max_epochs=1", "trainer.limit_train_batches=6",
             "callbacks.metrics.num_samples=128",
             "+callbacks.probe._target_=ddp_probe.RankProbe", f"+callbacks.probe.dirpath={run_dir / 'probe'}",

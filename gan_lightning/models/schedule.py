@@ -98,9 +98,8 @@ def parse_schedule(config: Mapping | None) -> Schedule | None:
         final[key] = float(final_values[key])
     if not final:
         return None
-    warmup, steps = config.get("warmup") or 0, config.get("steps")
-    if warmup:
-        require_number("schedule.warmup", warmup, integer=True, example=1000)
+    warmup, steps = config.get("warmup", 0), config.get("steps")
+    require_number("schedule.warmup", warmup, integer=True, low_allowed=True, example=100)
     if steps is not None:
         require_number("schedule.steps", steps, integer=True, example=20000)
         if warmup >= steps:

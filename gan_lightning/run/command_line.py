@@ -144,7 +144,7 @@ def global_keys(group: str, option: str) -> dict[str, frozenset[str]]:
             keys.setdefault(name, set()).update(sub)
     for entry in tree.get("defaults", []):
         for target, choice in (entry.items() if isinstance(entry, dict) else ()):
-            if isinstance(choice, str):
+            if isinstance(choice, str) and _group_of(target) in GROUPS:  # not Hydra's own (hydra/sweeper)
                 for name, sub in global_keys(_group_of(target), choice).items():
                     keys.setdefault(name, set()).update(sub)
     return {name: frozenset(sub) for name, sub in keys.items()}
@@ -171,6 +171,9 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
             values = sorted(known - {"warmup", "steps", "final"})
             raise ConfigError(f"{override}: {name} cannot be scheduled: the keys that can are {', '.join(values)} "
                               f"(e.g. schedule.lr=cosine).")
+        if known and name not in known and group == "trainer":
+            raise ConfigError(f"{override}: the trainer configs have no key {name!r}; another argument of "
+                              f"lightning.Trainer is added with a plus: +{override}.")
         if known and name not in known:
             where = (f"{group}={chosen[group]} has no key {name!r} (its keys:" if group in chosen
                      else f"no {group} config has a key {name!r} (their keys:")

@@ -43,6 +43,25 @@ def check_seed(seed) -> None:
         raise ConfigError(f"seed={seed} is out of range: use an integer from 0 to {SEED_LIMIT - 1}, e.g. seed=42.")
 
 
+def _typed_overrides() -> list[str]:
+    """The overrides of this job as typed (a sweep job's own values), [] outside a Hydra job."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def check_schedule_finals(cfg: DictConfig, typed: list[str]) -> None:
+    """`schedule.final.lr=0.1` typed while schedule.lr is constant would change nothing: refused."""
+    schedule = cfg.get("schedule") or {}
+    for override in typed:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key.startswith("schedule.final."):
+            name = key.split(".")[2]
+            if schedule.get(name, "cosine") != "cosine":
+                raise ConfigError(f"{override} changes nothing while schedule.{name} is {schedule.get(name)}: add "
+                                  f"schedule.{name}=cosine to schedule it.")
+
+
 def check_trainer(cfg: DictConfig) -> None:
     trainer = cfg.trainer
     max_epochs = trainer.get("max_epochs")
@@ -73,3 +92,4 @@ def check_config(cfg: DictConfig) -> None:
     if not isinstance(cfg.get("conditional", False), bool):
         raise ConfigError(f"conditional={cfg.conditional!r} must be true or false.")
     check_trainer(cfg)
+    check_schedule_finals(cfg, _typed_overrides())

@@ -67,7 +67,8 @@ def require_number(key: str, value, low: float = 0.0, high: float | None = None,
             bounds = f"lie in {'[' if low_allowed else '('}{low}, {high})"
         else:
             bounds = "be a non-negative number" if low_allowed and low == 0 else "be positive"
-        raise ConfigError(f"{key}={value} must {bounds}.")
+        fix = f", e.g. {key}={example}" if example is not None else ""
+        raise ConfigError(f"{key}={value} must {bounds}{fix}.")
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
