@@ -135,14 +135,14 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{args.seconds} s of training per run, mnist5k, seeds {', '.join(map(str, args.seeds))}; "
           f"FID/KID on the digit classifier, means over the seeds\n")
-    print("| candidate | overrides | G steps | FID (mean) | FID per seed | KID | classes | classifier score |")
+    print("| candidate | overrides | G steps | FID (mean) | FID per seed | KID | classes | IS |")
     print("|---|---|---:|---:|---|---:|---:|---:|")
     mean = lambda runs, key: sum(r[key] for r in runs) / len(runs)  # noqa: E731
     by_candidate = {name: [r for r in rows if r["candidate"] == name] for name in args.candidates}
     for name, runs in sorted(by_candidate.items(), key=lambda item: mean(item[1], "fid")):
         print(f"| {name} | `{' '.join(overrides(name, args.seconds))}` | {mean(runs, 'generator_steps'):.0f} | "
               f"{mean(runs, 'fid'):.1f} | {', '.join(format(r['fid'], '.1f') for r in runs)} | {mean(runs, 'kid'):.4f} | "
-              f"{mean(runs, 'class_coverage'):.1f} | {mean(runs, 'classifier_score'):.2f} |")
+              f"{mean(runs, 'class_coverage'):.1f} | {mean(runs, 'is'):.2f} |")
 
 
 if __name__ == "__main__":

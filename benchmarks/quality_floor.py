@@ -46,9 +46,9 @@ def main() -> None:
         )
         seconds = time.perf_counter() - start
         scalars = read_scalars(run_dir / "tensorboard")
-        evals = [scalars[k] for k in ("val/fid", "val/class_coverage", "val/classifier_score", "val/eval_seconds")]
+        evals = [scalars[k] for k in ("val/fid", "val/class_coverage", "val/is", "val/eval_seconds")]
         final = {"fid": round(evals[0][-1][1], 2), "class_coverage": evals[1][-1][1],
-                 "classifier_score": round(evals[2][-1][1], 2), "at_generator_step": evals[0][-1][0]}
+                 "is": round(evals[2][-1][1], 2), "at_generator_step": evals[0][-1][0]}
         print(json.dumps({name: {"generator_steps": args.steps, "seconds": round(seconds, 1),
                                  "eval_seconds_total": round(sum(v for _, v in evals[3]), 1), **final,
                                  "fid_curve": [(s, round(v, 1)) for s, v in evals[0]],

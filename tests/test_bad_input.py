@@ -121,6 +121,14 @@ CASES = {
     "two EMA paces": (lambda t, run: ["model.ema_decay=0.999", "model.ema_half_life=10000"],
                       "both set the EMA's pace: keep one"),
     "r3gan's cardinality": (lambda t, run: ["model=r3gan", "net.cardinality=3"], "net.cardinality=3 does not divide"),
+    # metrics (metrics/quality.py)
+    "unknown metric": (lambda t, run: ["callbacks.metrics.metrics=[fid,inception_score]"],
+                       "Unknown metric 'inception_score' in callbacks.metrics.metrics: choose from fid, kid, is"),
+    "metrics without fid": (lambda t, run: ["callbacks.metrics.metrics=[is,precision]"], "leaves out fid"),
+    "unknown resize": (lambda t, run: ["callbacks.metrics.inception_resize=bicubic"],
+                       "inception_resize='bicubic': use tensorflow"),
+    "zero neighbours": (lambda t, run: ["callbacks.metrics.precision_recall_k=0"],
+                        "callbacks.metrics.precision_recall_k=0 must be positive, e.g. callbacks.metrics.precision_recall_k=3"),
 }
 if not torch.cuda.is_available():
     CASES["gpu without one"] = (lambda t, run: ["trainer=gpu"], "needs a CUDA GPU, and PyTorch sees none")

@@ -25,14 +25,15 @@ def test_every_variant_trains_on_mnist5k_and_writes_its_run_dir(tmp_path, model)
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     scalars = read_scalars(run_dir / "tensorboard")
     expected = {"train/loss_d", "train/loss_g", "train/D_x", "train/D_G_z", "train/divergence", "hp_metric",
-                "val/fid", "val/kid", "val/fid_best", "val/eval_seconds", "val/class_coverage",
-                "val/classifier_score"} | VARIANT_SCALARS[model]
+                "val/fid", "val/kid", "val/fid_best", "val/eval_seconds", "val/class_coverage", "val/is",
+                "val/precision", "val/recall", "val/density", "val/coverage"} | VARIANT_SCALARS[model]
     assert expected <= set(scalars), set(scalars)
     # FID/KID after the (first and last) epoch, at the generator step; the run's hp_metric is the best FID
     fid_step, fid = scalars["val/fid"][-1]
     assert fid_step == 10 // N_CRITIC[model] and fid > 0 and scalars["val/kid"][-1][1] != 0
     assert scalars["hp_metric"][-1][1] == pytest.approx(scalars["val/fid_best"][-1][1])
-    assert 1 <= scalars["val/class_coverage"][-1][1] <= 10
+    assert 1 <= scalars["val/class_coverage"][-1][1] <= 10 and 1 <= scalars["val/is"][-1][1] <= 10
+    assert all(0 <= scalars[f"val/{name}"][-1][1] <= 1 for name in ("precision", "recall", "coverage"))
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
     g_steps = 10 // N_CRITIC[model]
     # one point per generator step, with the generator step as x-axis

@@ -1,4 +1,4 @@
-"""FID/KID, the digit classifier, EMA, the sampling CLI."""
+"""FID, KID, IS, precision/recall, density/coverage; the digit classifier, EMA, the sampling CLI."""
 
 import copy
 
@@ -8,10 +8,17 @@ import torch
 from PIL import Image
 
 from conftest import MLP, fit, run_cli
-from gan_lightning.data import MNIST5kDataModule, to_signed_unit
-from gan_lightning.metrics import QualityMeter
+from gan_lightning.data import MNIST5kDataModule, to_signed_unit, to_uint8
+from gan_lightning.metrics import QualityMeter, manifold
 from gan_lightning.metrics.classifier import load_classifier
-from gan_lightning.metrics.features import ClassifierExtractor, InceptionExtractor, build_extractor, resolve_feature
+from gan_lightning.metrics.features import (
+    ClassifierExtractor,
+    InceptionExtractor,
+    Precomputed,
+    build_extractor,
+    resolve_feature,
+)
+from gan_lightning.metrics.quality import check_metrics
 from gan_lightning.models import DCGAN, GAN
 from gan_lightning.run.errors import ConfigError
 
@@ -50,8 +57,12 @@ def test_fid_of_a_set_against_itself_is_zero_and_against_noise_large(digit_class
     assert noise["val/fid"] > 100
     # KID is unbiased: against itself it scatters around 0, far below noise's value
     assert abs(itself["val/kid"]) < 0.05 * noise["val/kid"]
-    assert itself["val/class_coverage"] == 10 and itself["val/classifier_score"] > 8
-    assert noise["val/classifier_score"] < 3
+    assert itself["val/class_coverage"] == 10 and itself["val/is"] > 8
+    assert noise["val/is"] < 3
+    # the real set against itself: every sample inside the real manifold and covering it
+    assert itself["val/precision"] == itself["val/recall"] == itself["val/coverage"] == 1.0
+    assert 0.8 < itself["val/density"] < 1.5
+    assert noise["val/precision"] < 0.05 and noise["val/coverage"] < 0.05 and noise["val/density"] < 0.05
 
 
 def test_digits_padded_to_32_pixels_are_scored_as_the_digits_themselves(digit_classifier):
@@ -75,7 +86,59 @@ def test_one_digit_covers_one_class(digit_classifier):
     sevens = to_signed_unit(torch.cat([train[train_labels == 7], test[test_labels == 7]]))  # all 500
     meter = _meter(digit_classifier, dm.real_images(1000))
     one_digit = meter.measure(lambda n: sevens[:n], 500)
-    assert one_digit["val/class_coverage"] == 1 and one_digit["val/classifier_score"] < 1.5
+    assert one_digit["val/class_coverage"] == 1 and one_digit["val/is"] < 1.5
+    # real sevens are precise (inside the data's manifold) but recall a tenth of it at most
+    assert one_digit["val/precision"] > 0.9 and one_digit["val/recall"] < 0.2 and one_digit["val/coverage"] < 0.2
+
+
+def test_precision_recall_density_coverage_equal_the_prdc_package(digit_classifier):
+    from prdc import compute_prdc
+
+    dm = MNIST5kDataModule()
+    dm.setup("fit")
+    extractor = ClassifierExtractor(load_classifier(digit_classifier[0]))
+    real = extractor(to_signed_unit(dm.real_images(1500, seed=1)))
+    other = to_signed_unit(dm.real_images(1200, seed=2))
+    fake = extractor(torch.cat([other[:600], other[600:] * 0.7 + torch.rand(600, 1, 28, 28) * 0.3]))  # half spoilt
+    assert max(real.shape[0], fake.shape[0]) > manifold.BLOCK  # several blocks of rows
+    for k in (3, 5):
+        ours = manifold.precision_recall_density_coverage(real, fake, k, k)
+        reference = compute_prdc(real.double().numpy(), fake.double().numpy(), nearest_k=k)
+        assert ours == pytest.approx(reference, abs=1e-9)
+        assert all(0 < ours[name] < 1 for name in ("precision", "recall", "coverage"))  # neither trivial end
+
+
+@pytest.mark.filterwarnings("ignore:Metric `InceptionScore` will save all extracted features")
+def test_inception_score_reads_the_digit_classifier_logits_as_torchmetrics_does(digit_classifier):
+    from torchmetrics.image.inception import InceptionScore
+
+    dm = MNIST5kDataModule()
+    dm.setup("fit")
+    real = dm.real_images(600)
+    meter = QualityMeter(ClassifierExtractor(load_classifier(digit_classifier[0])), metrics=("fid", "is"),
+                         kid_subset_size=100).to("cpu")
+    meter.add_real(real)
+    cursor = iter(to_signed_unit(real).split(500))
+    torch.manual_seed(0)
+    values = meter.measure(lambda n: next(cursor), 600)
+    assert set(values) == {"val/fid", "val/is", "val/is_std", "val/class_coverage"}  # only what was chosen
+    reference = InceptionScore(feature=Precomputed(10), splits=10)
+    reference.update(meter.extractor.logits(meter.extractor(to_signed_unit(real))))
+    torch.manual_seed(0)  # the same split of the samples
+    score, spread = reference.compute()
+    assert values["val/is"] == pytest.approx(float(score)) and values["val/is_std"] == pytest.approx(float(spread))
+
+
+def test_unknown_or_unmeasurable_metric_choices_are_one_sentence():
+    with pytest.raises(ConfigError, match=r"Unknown metric 'fd' in callbacks.metrics.metrics: choose from fid, kid"):
+        check_metrics(["fid", "fd"], 2000)
+    with pytest.raises(ConfigError, match=r"leaves out fid"):
+        check_metrics(["is"], 2000)
+    with pytest.raises(ConfigError, match=r"num_samples=12 gives fewer than 2 a group"):
+        check_metrics(["fid", "is"], 12)
+    with pytest.raises(ConfigError, match=r"5th nearest neighbour, so callbacks.metrics.num_samples=5 is too few"):
+        check_metrics(["fid", "coverage"], 5)
+    assert check_metrics("fid", 5) == ("fid",)
 
 
 def test_missing_or_foreign_classifier_files_are_named(tmp_path):
@@ -98,8 +161,22 @@ def test_offline_inception_is_one_sentence_and_a_local_file_works(tmp_path, monk
     monkeypatch.undo()
     torch.save(skeleton.state_dict(), tmp_path / "inception.pth")
     extractor = InceptionExtractor(str(tmp_path / "inception.pth"))
-    features = extractor(torch.rand(3, 1, 32, 32) * 2 - 1)
+    images = torch.rand(3, 1, 32, 32) * 2 - 1
+    features = extractor(images)
     assert features.shape == (3, 2048)
+    # the Inception Score's logits come from the same features: torch-fidelity's logits_unbiased, no second pass
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    both = NoTrainInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"], str(tmp_path / "inception.pth"),
+                              antialias=False)
+    pool, logits = both._torch_fidelity_forward(to_uint8(images).expand(-1, 3, -1, -1))
+    assert torch.allclose(features, pool) and torch.allclose(extractor.logits(features), logits, atol=1e-4)
+    # published FIDs resize as TensorFlow 1 did: the default; torchmetrics' antialiasing gives other features
+    assert not extractor.net.use_antialias
+    antialiased = InceptionExtractor(str(tmp_path / "inception.pth"), resize="antialias")
+    assert not torch.allclose(antialiased(images), features, rtol=1e-3, atol=0)
+    with pytest.raises(ConfigError, match="inception_resize='bicubic': use tensorflow"):
+        build_extractor("inception", None, str(tmp_path / "inception.pth"), "bicubic")
 
 
 def test_explicit_inception_offline_stops_the_run(tmp_path):

@@ -1,10 +1,11 @@
-"""FID and KID during training, against real statistics computed once per run.
+"""Quality metrics during training, against real statistics computed once per run.
 
 Every `every_n_epochs` epochs (and after the first and the last epoch) rank zero draws
 `num_samples` images from G (the EMA generator when it is on) for a fixed set of noise
-vectors, and logs `val/fid`, `val/kid`, their best-so-far `val/fid_best` (also `hp_metric`,
-the run's return value for sweeps) and `val/eval_seconds`; with the `mnist` features also
-`val/class_coverage` and `val/classifier_score`. RunCheckpoint keeps best.ckpt by `val/fid`.
+vectors, and logs the chosen `metrics` (val/fid, val/kid, val/is, val/precision, val/recall,
+val/density, val/coverage: metrics/quality.py), the best-so-far `val/fid_best` (also
+`hp_metric`, the run's return value for sweeps) and `val/eval_seconds`; with the `mnist`
+features also `val/class_coverage`. RunCheckpoint keeps best.ckpt by `val/fid`.
 
 `hp_metric`, the run's one quality number (TensorBoard's hparams tab, a sweep's objective), is
 this callback's: the best FID, or without FID the critic's divergence estimate of the epoch.
@@ -17,26 +18,34 @@ classifier reads as the digit G was asked for.
 import logging
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
 
-from gan_lightning.metrics.features import build_extractor, resolve_feature
-from gan_lightning.metrics.quality import QualityMeter
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.metrics.features import build_extractor, check_resize, resolve_feature
+from gan_lightning.metrics.quality import METRICS, QualityMeter, check_metrics
+from gan_lightning.run.errors import ConfigError, require_number
 
 log = logging.getLogger(__name__)
 
 
 class QualityMetrics(L.Callback):
     def __init__(self, feature: str | None = "auto", every_n_epochs: int = 10, num_samples: int = 2000,
-                 kid_subset_size: int = 1000, kid_subsets: int = 50, classifier_path: str | None = None,
+                 metrics: Sequence[str] = METRICS, kid_subset_size: int = 1000, kid_subsets: int = 50,
+                 precision_recall_k: int = 3, density_coverage_k: int = 5, classifier_path: str | None = None,
                  train_missing_classifier: bool = True, inception_weights: str | None = None,
-                 batch_size: int = 500, seed: int = 0):
+                 inception_resize: str = "tensorflow", batch_size: int = 500, seed: int = 0):
         if every_n_epochs < 1 or num_samples < 2:
             raise ConfigError(f"callbacks.metrics needs every_n_epochs >= 1 and num_samples >= 2, "
                               f"got {every_n_epochs} and {num_samples}.")
+        for key, k in (("precision_recall_k", precision_recall_k), ("density_coverage_k", density_coverage_k)):
+            require_number(f"callbacks.metrics.{key}", k, integer=True, example=3)
+        self.metrics = check_metrics(metrics, num_samples, precision_recall_k, density_coverage_k)
+        self.precision_recall_k, self.density_coverage_k = precision_recall_k, density_coverage_k
+        check_resize(inception_resize)
+        self.inception_resize = inception_resize
         self.feature, self.every_n_epochs, self.num_samples = feature, every_n_epochs, num_samples
         self.kid_subset_size, self.kid_subsets = kid_subset_size, kid_subsets
         self.batch_size, self.seed = batch_size, seed
@@ -72,8 +81,9 @@ class QualityMetrics(L.Callback):
                 log.info("Training the digit classifier for FID/KID once (saved to %s).", path)
                 with torch.random.fork_rng():
                     train_classifier(trainer.datamodule, path, getattr(trainer.datamodule, "name", "data"))
-        extractor = build_extractor(self.kind, self.classifier_path, self.inception_weights)
-        self.meter = QualityMeter(extractor, self.kid_subset_size, self.kid_subsets, self.batch_size)
+        extractor = build_extractor(self.kind, self.classifier_path, self.inception_weights, self.inception_resize)
+        self.meter = QualityMeter(extractor, self.metrics, self.kid_subset_size, self.kid_subsets, self.batch_size,
+                                  self.precision_recall_k, self.density_coverage_k)
 
     # ---- evaluation -----------------------------------------------------------------------
 
@@ -91,9 +101,7 @@ class QualityMetrics(L.Callback):
         values = trainer.strategy.broadcast(values, src=0)  # every rank logs the same numbers
         for name, value in values.items():
             pl_module.log(name, value)
-        accuracy = f", class accuracy {values['val/class_accuracy']:.3f}" if "val/class_accuracy" in values else ""
-        log.info("FID %.3f (best %.3f), KID %.5f%s at %d generator steps; evaluated in %.1f s",
-                 values["val/fid"], values["val/fid_best"], values["val/kid"], accuracy, pl_module.generator_steps,
+        log.info("%s at %d generator steps; evaluated in %.1f s", summary(values), pl_module.generator_steps,
                  values["val/eval_seconds"])
 
     def evaluate(self, trainer, pl_module) -> dict[str, float]:
@@ -118,3 +126,14 @@ class QualityMetrics(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.best = state_dict.get("best", math.inf)
+
+
+def summary(values: dict[str, float]) -> str:
+    """'FID 41.2 (best 40.9), KID 0.01234, IS 8.12, ...': one evaluation in a log line."""
+    parts = [f"FID {values['val/fid']:.3f}" + (f" (best {values['val/fid_best']:.3f})" if "val/fid_best" in values else "")]
+    for name, label, digits in (("kid", "KID", 5), ("is", "IS", 2), ("precision", "precision", 3),
+                                ("recall", "recall", 3), ("density", "density", 3), ("coverage", "coverage", 3),
+                                ("class_accuracy", "class accuracy", 3)):
+        if f"val/{name}" in values:
+            parts.append(f"{label} {values[f'val/{name}']:.{digits}f}")
+    return ", ".join(parts)

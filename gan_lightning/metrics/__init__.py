@@ -1,26 +1,32 @@
-"""Quality metrics: FID/KID with the project's digit classifier or Inception features."""
+"""Quality metrics: FID, KID, IS, precision/recall, density/coverage on the project's digit
+classifier's or Inception's features."""
 
 from pathlib import Path
 
 import torch
 
 from gan_lightning.metrics.features import build_extractor, resolve_feature
-from gan_lightning.metrics.quality import QualityMeter
+from gan_lightning.metrics.quality import METRICS, QualityMeter, check_metrics
 from gan_lightning.nets.conditional import with_labels
 from gan_lightning.run.read_checkpoint import load_generator
 
-__all__ = ["QualityMeter", "evaluate_checkpoint"]
+__all__ = ["METRICS", "QualityMeter", "evaluate_checkpoint"]
 
 
 def evaluate_checkpoint(ckpt: str | Path, datamodule, feature: str = "auto", classifier_path: str | None = None,
                         inception_weights: str | None = None, num_samples: int = 2000, seed: int = 0,
-                        device: str = "cpu") -> dict[str, float]:
-    """FID/KID (and digit statistics) of a checkpoint's generator (EMA when present) against
-    `num_samples` real images of `datamodule`: the numbers the training callback logs (for a
-    conditional checkpoint: classes drawn with the data's frequencies, and class accuracy)."""
+                        device: str = "cpu", metrics=METRICS, inception_resize: str = "tensorflow",
+                        precision_recall_k: int = 3, density_coverage_k: int = 5) -> dict[str, float]:
+    """The chosen `metrics` (and digit statistics) of a checkpoint's generator (EMA when
+    present) against `num_samples` real images of `datamodule`: the numbers the training
+    callback logs (for a conditional checkpoint: classes drawn with the data's frequencies, and
+    class accuracy)."""
+    metrics = check_metrics(metrics, num_samples, precision_recall_k, density_coverage_k)
     generator, hparams = load_generator(ckpt, ema=True, device=device)
     kind = resolve_feature(feature, hparams["image_shape"])
-    meter = QualityMeter(build_extractor(kind, classifier_path, inception_weights)).to(device)
+    extractor = build_extractor(kind, classifier_path, inception_weights, inception_resize)
+    meter = QualityMeter(extractor, metrics, precision_recall_k=precision_recall_k,
+                         density_coverage_k=density_coverage_k).to(device)
     conditional = hparams.get("num_classes") is not None
     if conditional:
         datamodule.use_labels()

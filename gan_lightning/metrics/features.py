@@ -1,9 +1,16 @@
-"""The feature extractor behind FID and KID, and the torchmetrics objects that use it.
+"""The feature extractor behind every metric, and the torchmetrics objects that use it.
 
 `mnist`: the project's own digit classifier (1x28x28 data, and 1x32x32 digits padded by
 data.image_size=32, cropped back). `inception`: the standard 2048-d InceptionV3 features of
 torchmetrics/torch-fidelity (photos, CelebA, CIFAR-10); its weights are downloaded at first use
-or read from a local file. `auto`: mnist for 1-channel 28 or 32-pixel images, inception otherwise. Features are computed once per image and given to both metrics.
+or read from a local file. `auto`: mnist for 1-channel 28 or 32-pixel images, inception otherwise.
+Features are computed once per image; `logits(features)` gives the class logits the Inception
+Score reads (the classifier's head; Inception's 1008-way layer without its bias, as
+torch-fidelity's `logits_unbiased`), with no second pass.
+
+Inception resizes images to 299 pixels the way TensorFlow 1 did (`inception_resize=tensorflow`),
+as the published FIDs were computed; torchmetrics' default, bilinear with antialiasing
+(`antialias`), gives different numbers.
 """
 
 import warnings
@@ -17,6 +24,7 @@ from gan_lightning.metrics.classifier import load_classifier
 from gan_lightning.run.errors import ConfigError
 
 FEATURES = ("auto", "mnist", "inception")
+RESIZES = ("tensorflow", "antialias")
 
 
 def resolve_feature(feature: str, image_shape: Sequence[int]) -> str:
@@ -28,7 +36,10 @@ def resolve_feature(feature: str, image_shape: Sequence[int]) -> str:
 
 
 class ClassifierExtractor(nn.Module):
-    """[-1, 1] digits -> the classifier's 128-d penultimate features; `probabilities` from them."""
+    """[-1, 1] digits -> the classifier's 128-d penultimate features; `logits` from them."""
+
+    digits = True  # its classes are the ten digits: class coverage and accuracy
+    num_classes = 10
 
     def __init__(self, classifier):
         super().__init__()
@@ -41,21 +52,22 @@ class ClassifierExtractor(nn.Module):
             images = images[..., margin:-margin, margin:-margin]
         return self.classifier.features(images.float())
 
-    def probabilities(self, features: Tensor) -> Tensor:
-        return self.classifier.head(features).softmax(1)
+    def logits(self, features: Tensor) -> Tensor:
+        return self.classifier.head(features)
 
 
 class InceptionExtractor(nn.Module):
     """[-1, 1] images (1 or 3 channels) -> uint8 RGB -> torch-fidelity's 2048-d InceptionV3 pool features."""
 
     num_features = 2048
+    num_classes = 1008
 
-    def __init__(self, weights_path: str | None):
+    def __init__(self, weights_path: str | None, resize: str = "tensorflow"):
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
 
         self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                                      feature_extractor_weights_path=weights_path)
+                                      feature_extractor_weights_path=weights_path, antialias=resize == "antialias")
 
     def forward(self, images: Tensor) -> Tensor:
         images = to_uint8(images)
@@ -63,9 +75,12 @@ class InceptionExtractor(nn.Module):
             images = images.expand(-1, 3, -1, -1)
         return self.net(images)
 
+    def logits(self, features: Tensor) -> Tensor:
+        return features @ self.net.fc.weight.T.to(features.dtype)
+
 
 class Precomputed(nn.Module):
-    """Lets torchmetrics' FID and KID take features computed once for both."""
+    """Lets torchmetrics' FID, KID and IS take features computed once for all."""
 
     def __init__(self, num_features: int):
         super().__init__()
@@ -75,11 +90,19 @@ class Precomputed(nn.Module):
         return features
 
 
-def build_extractor(kind: str, classifier_path: str | None, inception_weights: str | None) -> nn.Module:
+def check_resize(inception_resize: str) -> None:
+    if inception_resize not in RESIZES:
+        raise ConfigError(f"Unknown callbacks.metrics.inception_resize={inception_resize!r}: use tensorflow (as "
+                          f"published FIDs) or antialias (torchmetrics' default).")
+
+
+def build_extractor(kind: str, classifier_path: str | None, inception_weights: str | None,
+                    inception_resize: str = "tensorflow") -> nn.Module:
     if kind == "mnist":
         return ClassifierExtractor(load_classifier(Path(classifier_path)))
+    check_resize(inception_resize)
     try:
-        return InceptionExtractor(inception_weights)
+        return InceptionExtractor(inception_weights, inception_resize)
     except Exception as err:  # no network and no local file; or a bad file
         where = f"from {inception_weights}" if inception_weights else "(the download failed)"
         reason = str(err).splitlines()[0] if str(err) else ""

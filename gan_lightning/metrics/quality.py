@@ -1,13 +1,26 @@
-"""FID, KID and digit statistics of generated images against real statistics computed once."""
+"""The numbers papers report, from one feature pass over real images (once) and generated ones.
 
-from collections.abc import Callable
+FID and KID (torchmetrics), the Inception Score (torchmetrics, over the extractor's class
+logits), improved precision and recall and density and coverage (manifold.py): every metric
+reads the same features, so a generated image goes through the extractor once.
+"""
+
+import warnings
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from gan_lightning.data import to_signed_unit
 from gan_lightning.data.mnist import DIGITS
-from gan_lightning.metrics.features import build_metrics
+from gan_lightning.metrics.features import Precomputed, build_metrics
+from gan_lightning.metrics.manifold import precision_recall_density_coverage
+from gan_lightning.run.errors import ConfigError
+
+# The names callbacks.metrics.metrics chooses from; each is logged as val/<name>.
+METRICS = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
+MANIFOLD = ("precision", "recall", "density", "coverage")
+IS_SPLITS = 10  # the Inception Score's protocol: the mean and std over 10 splits of the samples
 
 # A digit "appears" in the samples when it gets at least a quarter of its fair share of the
 # predictions (a uniform generator gives each 10%): robust to a 98%-accurate classifier's
@@ -15,18 +28,49 @@ from gan_lightning.metrics.features import build_metrics
 COVERAGE_SHARE = 0.025
 
 
+def check_metrics(metrics: Sequence[str], num_samples: int, precision_recall_k: int = 3,
+                  density_coverage_k: int = 5) -> tuple[str, ...]:
+    """The chosen metric names, or a ConfigError naming the first one that cannot be measured."""
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    for name in metrics:
+        if name not in METRICS:
+            raise ConfigError(f"Unknown metric {name!r} in callbacks.metrics.metrics: choose from "
+                              f"{', '.join(METRICS)}, e.g. callbacks.metrics.metrics=[fid,kid,is].")
+    if "fid" not in metrics:
+        raise ConfigError(f"callbacks.metrics.metrics=[{','.join(metrics)}] leaves out fid, which picks best.ckpt "
+                          f"and the run's hp_metric: add fid, or turn metrics off with callbacks.metrics.feature=null.")
+    if "is" in metrics and num_samples < 2 * IS_SPLITS:
+        raise ConfigError(f"The Inception Score splits the samples into {IS_SPLITS} groups, and "
+                          f"callbacks.metrics.num_samples={num_samples} gives fewer than 2 a group: use 20 or more, "
+                          f"or leave is out of callbacks.metrics.metrics.")
+    k = max([precision_recall_k] * any(m in metrics for m in ("precision", "recall"))
+            + [density_coverage_k] * any(m in metrics for m in ("density", "coverage")), default=0)
+    if k and num_samples <= k:
+        raise ConfigError(f"Precision, recall, density and coverage look for each sample's {k}th nearest neighbour, "
+                          f"so callbacks.metrics.num_samples={num_samples} is too few: use {k + 1} or more.")
+    return metrics
+
+
 class QualityMeter:
     """Feed the real images once (`add_real`), then `measure` any sampler as often as needed."""
 
-    def __init__(self, extractor: nn.Module, kid_subset_size: int = 1000, kid_subsets: int = 50,
-                 batch_size: int = 500):
+    def __init__(self, extractor: nn.Module, metrics: Sequence[str] = METRICS, kid_subset_size: int = 1000,
+                 kid_subsets: int = 50, batch_size: int = 500, precision_recall_k: int = 3,
+                 density_coverage_k: int = 5):
         self.extractor = extractor
+        self.metrics = tuple(metrics)
         self.fid, self.kid = build_metrics(extractor.num_features, kid_subset_size, kid_subsets)
+        self.inception_score = build_inception_score(extractor.num_classes)
         self.kid_subset_size, self.batch_size = kid_subset_size, batch_size
-        self.real_count = 0
+        self.precision_recall_k, self.density_coverage_k = precision_recall_k, density_coverage_k
+        self.real_features: Tensor | None = None
+
+    @property
+    def real_count(self) -> int:
+        return 0 if self.real_features is None else self.real_features.shape[0]
 
     def to(self, device) -> "QualityMeter":
-        for module in (self.fid, self.kid, self.extractor):
+        for module in (self.fid, self.kid, self.inception_score, self.extractor):
             module.to(device)
         self.device = torch.device(device)
         return self
@@ -34,50 +78,59 @@ class QualityMeter:
     @torch.no_grad()
     def add_real(self, images: Tensor) -> None:
         """uint8 (N, C, H, W) training images."""
-        for chunk in images.split(self.batch_size):
-            self._update(self.extractor(to_signed_unit(chunk.to(self.device))), real=True)
-        self.real_count += images.shape[0]
+        features = torch.cat([self.extractor(to_signed_unit(chunk.to(self.device)))
+                              for chunk in images.split(self.batch_size)])
+        self.fid.update(features, real=True)
+        self.kid.update(features, real=True)
+        self.real_features = features if self.real_features is None else torch.cat([self.real_features, features])
 
     @torch.no_grad()
     def measure(self, sample: Callable[..., Tensor], num_samples: int, labels: Tensor | None = None,
                 class_names: list[str] | None = None) -> dict[str, float]:
-        """FID, KID (mean, std) and, with a classifier, class coverage and score of
-        `num_samples` images from `sample(n)` (in [-1, 1]), or from `sample(n, labels=...)` for
-        the given class `labels` (conditional); the real statistics stay. When the classes
-        (`class_names`) are the classifier's digits, also `val/class_accuracy`: how often it
-        sees the digit asked for."""
-        probabilities = []
+        """The chosen metrics of `num_samples` images from `sample(n)` (in [-1, 1]), or from
+        `sample(n, labels=...)` for the given class `labels` (conditional), as
+        {"val/<name>": value} (and val/kid_std, val/is_std); the real statistics stay. With the
+        digit classifier also val/class_coverage, and when the classes (`class_names`) are its
+        digits val/class_accuracy: how often it sees the digit asked for."""
+        chunks = []
         for start in range(0, num_samples, self.batch_size):
             count = min(self.batch_size, num_samples - start)
             images = sample(count) if labels is None else sample(count, labels=labels[start:start + count])
-            features = self.extractor(images)
-            self._update(features, real=False)
-            if hasattr(self.extractor, "probabilities"):
-                probabilities.append(self.extractor.probabilities(features))
-        self.kid.subset_size = min(self.kid_subset_size, self.real_count, num_samples)
-        values = {"val/fid": float(self.fid.compute())}
-        kid_mean, kid_std = self.kid.compute()
-        values.update({"val/kid": float(kid_mean), "val/kid_std": float(kid_std)})
+            chunks.append(self.extractor(images))
+        fake = torch.cat(chunks)
+        values = {}
+        self.fid.update(fake, real=False)
+        values["val/fid"] = float(self.fid.compute())
         self.fid.reset()  # keeps the real statistics (reset_real_features=False)
-        self.kid.reset()
-        if probabilities:
-            probabilities = torch.cat(probabilities)
-            values.update(digit_statistics(probabilities))
+        if "kid" in self.metrics:
+            self.kid.update(fake, real=False)
+            self.kid.subset_size = min(self.kid_subset_size, self.real_count, num_samples)
+            kid_mean, kid_std = self.kid.compute()
+            values.update({"val/kid": float(kid_mean), "val/kid_std": float(kid_std)})
+            self.kid.reset()
+        logits = self.extractor.logits(fake)
+        if "is" in self.metrics:
+            self.inception_score.update(logits)
+            score, spread = self.inception_score.compute()
+            values.update({"val/is": float(score), "val/is_std": float(spread)})
+            self.inception_score.reset()
+        if any(name in self.metrics for name in MANIFOLD):
+            manifold = precision_recall_density_coverage(self.real_features.cpu(), fake.cpu(),
+                                                         self.precision_recall_k, self.density_coverage_k)
+            values.update({f"val/{name}": manifold[name] for name in MANIFOLD if name in self.metrics})
+        if getattr(self.extractor, "digits", False):
+            predictions = logits.argmax(1)
+            shares = torch.bincount(predictions, minlength=10).float() / predictions.shape[0]
+            values["val/class_coverage"] = float((shares >= COVERAGE_SHARE).sum())
             if labels is not None and class_names == DIGITS:
-                values["val/class_accuracy"] = float((probabilities.argmax(1) == labels.to(probabilities.device))
-                                                     .float().mean())
+                values["val/class_accuracy"] = float((predictions == labels.to(predictions.device)).float().mean())
         return values
 
-    def _update(self, features: Tensor, real: bool) -> None:
-        self.fid.update(features, real=real)
-        self.kid.update(features, real=real)
 
+def build_inception_score(num_classes: int):
+    """torchmetrics' Inception Score over precomputed class logits."""
+    from torchmetrics.image.inception import InceptionScore
 
-def digit_statistics(probabilities: Tensor) -> dict[str, float]:
-    """Class coverage (digits that get >= 2.5% of the predictions) and the classifier score,
-    exp(E_x KL(p(y|x) || p(y))): 10 for confident, evenly spread digits, 1 for one blurry class."""
-    marginal = probabilities.mean(0)
-    shares = torch.bincount(probabilities.argmax(1), minlength=10).float() / probabilities.shape[0]
-    kl = (probabilities * (probabilities.clamp_min(1e-12).log() - marginal.clamp_min(1e-12).log())).sum(1)
-    return {"val/class_coverage": float((shares >= COVERAGE_SHARE).sum()),
-            "val/classifier_score": float(kl.mean().exp())}
+    with warnings.catch_warnings():  # "saves all features": the logits of num_samples images, by design
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        return InceptionScore(feature=Precomputed(num_classes), splits=IS_SPLITS, sync_on_compute=False)

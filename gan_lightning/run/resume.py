@@ -19,13 +19,14 @@ from gan_lightning.run.errors import ConfigError
 from gan_lightning.run.read_checkpoint import read_checkpoint
 
 # What a resume may change: the budget, and keys that do not change the trained weights
-# (display, logging and checkpoint intervals, the metrics' interval and sample count, data-loader
-# workers, where things are written).
+# (display, logging and checkpoint intervals, the loggers, the metrics' interval, sample count and
+# choice, data-loader workers, where things are written).
 MAY_CHANGE = ("trainer.max_epochs", "max_generator_steps", "trainer.enable_progress_bar",
               "trainer.enable_model_summary", "trainer.log_every_n_steps", "callbacks.checkpoint.every_n_minutes",
               "callbacks.checkpoint.every_n_generator_steps", "callbacks.metrics.every_n_epochs",
-              "callbacks.metrics.num_samples", "callbacks.metrics.batch_size", "callbacks.sample_grid.every_n_epochs",
-              "data.num_workers", "resume", "ckpt_path", "paths.")
+              "callbacks.metrics.num_samples", "callbacks.metrics.batch_size", "callbacks.metrics.metrics",
+              "callbacks.metrics.precision_recall_k", "callbacks.metrics.density_coverage_k",
+              "callbacks.sample_grid.every_n_epochs", "data.num_workers", "resume", "ckpt_path", "paths.", "logger.")
 
 
 # WGAN's and WGAN-GP's keyword arguments from before the reg group; older checkpoints carry them.
