@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from gan_lightning.callbacks import GeneratorStepBudget
+from gan_lightning.loggers import RecordHparams
 from gan_lightning.run.command_line import check_command_line
 from gan_lightning.run.config_checks import check_config
 from gan_lightning.run.distributed import gan_strategy, refuse_relaunching_sweeps
@@ -46,6 +47,13 @@ def _use_labels(cfg: DictConfig, datamodule) -> list[str] | None:
     log.info("Conditional on %d classes (label: name): %s", len(names),
              ", ".join(f"{label}: {name}" for label, name in enumerate(names)))
     return names
+
+
+def hydra_choices() -> dict:
+    """{group: option} this run composed (model=dcgan, data=mnist5k, ...); {} outside Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
 
 
 def _refuse_single_image_batches(cfg: DictConfig, datamodule, model) -> None:
@@ -93,6 +101,9 @@ def train(cfg: DictConfig) -> float | None:
     for logger in loggers:
         if resume is not None and hasattr(logger, "continue_after"):
             logger.continue_after(resume.generator_steps)
+    if loggers:  # the run's hyperparameters, the composed config's included, instead of the model's alone
+        model._log_hyperparams = False
+        callbacks.append(RecordHparams(cfg, hydra_choices()))
     multirun = in_sweep()
     progress_bar = cfg.trainer.get("enable_progress_bar")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,

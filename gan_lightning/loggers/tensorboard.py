@@ -1,13 +1,19 @@
-"""TensorBoard logging: Lightning's logger without its placeholder hp_metric point."""
+"""TensorBoard logging: Lightning's logger without its placeholder hp_metric point, whose hparams
+tab shows each run's final metrics beside hp_metric."""
 
 from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+# The scalars the hparams tab shows beside the hyperparameters: each run's latest value.
+HPARAMS_METRICS = ("hp_metric", "val/fid_best", "val/fid", "val/kid", "val/is", "val/precision", "val/recall",
+                   "val/density", "val/coverage", "train/divergence")
+
 
 class TensorBoardLogger(LightningTensorBoardLogger):
-    """Lightning's TensorBoardLogger, except that the hparams tab learns of `hp_metric` without
-    a -1 point at step 0 (Lightning's default_hp_metric): every hp_metric point is a real value.
+    """Lightning's TensorBoardLogger, except that the hparams tab learns of its metrics (`hp_metric`
+    and the final quality numbers, HPARAMS_METRICS) without a -1 point at step 0 (Lightning's
+    default_hp_metric): every point is a real value.
 
     Extra keyword arguments go to SummaryWriter.
     """
@@ -26,5 +32,5 @@ class TensorBoardLogger(LightningTensorBoardLogger):
 
         flat = self._sanitize_params(_flatten_dict(_convert_params(params)))
         writer = self.experiment._get_file_writer()
-        for summary in hparams(flat, {"hp_metric": 0.0}):  # declares the metric, logs no point
+        for summary in hparams(flat, dict.fromkeys(HPARAMS_METRICS, 0.0)):  # declares the metrics, logs no point
             writer.add_summary(summary, step)
