@@ -49,7 +49,8 @@ class Finished:
 
 
 # `python -m <module>` -> the function it runs
-ENTRY_POINTS = {"gan_lightning": "gan_lightning.train:main", "gan_lightning.sample": "gan_lightning.sample:main"}
+ENTRY_POINTS = {"gan_lightning": "gan_lightning.train:main", "gan_lightning.sample": "gan_lightning.sample:main",
+                "gan_lightning.compare": "gan_lightning.compare.__main__:main"}
 
 
 def _give_classifier(cwd: Path) -> None:
