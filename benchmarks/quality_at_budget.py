@@ -8,10 +8,13 @@ Each candidate is `python -m gan_lightning data=mnist5k <its overrides>`, stoppe
 trainer.max_time after the same number of seconds of training (in-run FID off, so every
 candidate spends its budget on training). Its last.ckpt is then measured the same way for all:
 FID and KID on the project's digit classifier (data/classifiers/mnist5k.pt, trained first if
-missing), class coverage (how many of the ten digits the classifier finds among the samples)
-and classifier score, from 2,000 samples with a fixed seed. Prints one JSON line per candidate
-and then a Markdown table sorted by FID. Run it on an otherwise idle machine: the budget is
-wall-clock time.
+missing), IS, precision/recall, density/coverage and class coverage (how many of the ten digits
+the classifier finds among the samples), from 2,000 samples with a fixed seed. The numbers go
+into each run's event files (at its last generator step), and the table is
+`python -m gan_lightning.compare` over these runs: one row per candidate, mean ± std over the
+seeds, sorted by FID. Run it on an otherwise idle machine: the budget is wall-clock time.
+
+    python benchmarks/quality_at_budget.py quickstart --seeds 1 2 3 --evaluate-only   # measure existing runs again
 """
 
 import argparse
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from gan_lightning.compare.__main__ import compare
 from gan_lightning.metrics import evaluate_checkpoint
 from gan_lightning.run.directory import RunDir
 
@@ -102,20 +106,38 @@ def ensure_classifier(path: Path) -> None:
     train_classifier(MNIST5kDataModule(root=str(path.parent.parent)), path, "mnist5k")
 
 
-def train_and_measure(name: str, seed: int, seconds: int, out: str) -> dict:
+def record(run_dir: Path, numbers: dict[str, float], step: int) -> None:
+    """The evaluation into the run's event files, at its last generator step and with the time of
+    its last point (so compare's wall time stays the run's own): what the in-run callback logs."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from torch.utils.tensorboard import SummaryWriter
+
+    log_dir = run_dir / "tensorboard"
+    last = max(event.wall_time for path in log_dir.glob("events.out.tfevents.*")
+               for event in EventFileLoader(str(path)).Load() if event.HasField("summary"))
+    for path in log_dir.glob("events.out.tfevents.*.evaluation"):  # measured again: the newer numbers only
+        path.unlink()
+    with SummaryWriter(log_dir, filename_suffix=".evaluation") as writer:
+        for name, value in {**numbers, "val/fid_best": numbers["val/fid"]}.items():
+            writer.add_scalar(name, value, step, walltime=last)
+
+
+def train_and_measure(name: str, seed: int, seconds: int, out: str, train: bool = True) -> dict:
     run_dir = Path(out) / f"{name}-seed{seed}"
     start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "gan_lightning", "data=mnist5k", *overrides(name, seconds), f"seed={seed}",
-         "trainer.max_epochs=-1", f"+trainer.max_time=00:00:{seconds // 60:02d}:{seconds % 60:02d}",
-         "callbacks.metrics=null", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    if train:
+        subprocess.run(
+            [sys.executable, "-m", "gan_lightning", "data=mnist5k", *overrides(name, seconds), f"seed={seed}",
+             "trainer.max_epochs=-1", f"+trainer.max_time=00:00:{seconds // 60:02d}:{seconds % 60:02d}",
+             "callbacks.metrics=null", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
     process_seconds = time.perf_counter() - start
     run = RunDir(run_dir)
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     steps = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]["_extra_state"]["generator_steps"]
     numbers = evaluate_checkpoint(ckpt, run.datamodule(), classifier_path=run.classifier_path)
+    record(run_dir, numbers, steps)
     return {"candidate": name, "seed": seed, "generator_steps": steps, "process_seconds": round(process_seconds, 1),
             **{k.split("/")[-1]: round(v, 3) for k, v in numbers.items()}}
 
@@ -126,23 +148,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=70, help="training seconds per candidate")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="one run per candidate and seed")
     parser.add_argument("--out", default="outputs/benchmarks/quality_at_budget")
+    parser.add_argument("--evaluate-only", action="store_true", help="measure the runs already in --out again")
     args = parser.parse_args()
     ensure_classifier(Path("data/classifiers/mnist5k.pt"))
     rows = []
     for seed in args.seeds:  # seeds outermost: every candidate's first run before anyone's second
         for name in args.candidates:
-            rows.append(train_and_measure(name, seed, args.seconds, args.out))
+            rows.append(train_and_measure(name, seed, args.seconds, args.out, train=not args.evaluate_only))
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{args.seconds} s of training per run, mnist5k, seeds {', '.join(map(str, args.seeds))}; "
-          f"FID/KID on the digit classifier, means over the seeds\n")
-    print("| candidate | overrides | G steps | FID (mean) | FID per seed | KID | classes | IS |")
-    print("|---|---|---:|---:|---|---:|---:|---:|")
-    mean = lambda runs, key: sum(r[key] for r in runs) / len(runs)  # noqa: E731
-    by_candidate = {name: [r for r in rows if r["candidate"] == name] for name in args.candidates}
-    for name, runs in sorted(by_candidate.items(), key=lambda item: mean(item[1], "fid")):
-        print(f"| {name} | `{' '.join(overrides(name, args.seconds))}` | {mean(runs, 'generator_steps'):.0f} | "
-              f"{mean(runs, 'fid'):.1f} | {', '.join(format(r['fid'], '.1f') for r in runs)} | {mean(runs, 'kid'):.4f} | "
-              f"{mean(runs, 'class_coverage'):.1f} | {mean(runs, 'is'):.2f} |")
+          f"numbers on the digit classifier's features, 2,000 samples\n")
+    compare([str(Path(args.out) / f"{row['candidate']}-seed{row['seed']}") for row in rows], out=args.out)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def compare(paths: list[str], out: str | None = None) -> Path:
            f"# Comparison of {len(runs)} runs\n\nConfigurations differ in {setting}. Numbers are the mean ± std "
            f"over seeds, at each run's best (lowest-FID) evaluation unless marked final; time is the wall time from "
            f"the run's first TensorBoard event to its last.\n\n{table}\n"
-           + (f"\n## Runs without numbers, or failed\n\n" + "\n".join(notes) + "\n" if notes else "")
+           + ("\n## Runs without numbers, or failed\n\n" + "\n".join(notes) + "\n" if notes else "")
            + "\n" + "".join(f"![{name}]({name})\n" for name in pictures))
     records = csv_rows(keys, rows)
     buffer = io.StringIO()

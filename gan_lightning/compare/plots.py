@@ -24,7 +24,9 @@ def fid_curves(rows: list[Row], path: Path) -> None:
         if not curves:
             continue
         steps = sorted(set.intersection(*(set(curve) for curve in curves)))  # evaluated in every seed
-        if not steps:
+        if len(steps) < 2:  # seeds evaluated at different steps (a wall-clock budget): each seed's points
+            points = [(step, fid) for curve in curves for step, fid in curve.items()]
+            axes.scatter(*zip(*points), s=14, label=_label(row) + (" (best)" if row.best else ""))
             continue
         values = np.array([[curve[step] for step in steps] for curve in curves])
         mean = values.mean(0)

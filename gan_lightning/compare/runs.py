@@ -172,11 +172,12 @@ def _tensorboard_scalars(log_dir: Path) -> dict:
 
 
 def _event_span(log_dir: Path) -> float | None:
-    """Seconds from the first to the last event of the run's event files (a resume's pause included)."""
+    """Seconds from the first to the last summary (hparams, scalars, grids) in the run's event
+    files: fit start to the last point logged, a resume's pause included."""
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
     times = [event.wall_time for path in sorted(log_dir.glob("events.out.tfevents.*"))
-             for event in EventFileLoader(str(path)).Load()]
+             for event in EventFileLoader(str(path)).Load() if event.HasField("summary")]
     return max(times) - min(times) if times else None
 
 

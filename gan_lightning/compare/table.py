@@ -66,14 +66,18 @@ def group(runs: list[Run]) -> tuple[list[str], list[Row]]:
     return keys, ordered
 
 
-def number(mean: float, std: float, digits: int) -> str:
+def number(mean: float, std: float, digits: int | None) -> str:
+    """'mean ± std' with `digits` decimals, or 4 significant digits (None: KID, whose scale
+    depends on the features)."""
     if math.isnan(mean):
         return "-"
+    if digits is None:
+        return f"{mean:.4g}" + ("" if math.isnan(std) else f" ± {std:.2g}")
     return f"{mean:.{digits}f}" + ("" if math.isnan(std) else f" ± {std:.{digits}f}")
 
 
 # (column title, statistic key, digits) of the printed and markdown table
-SHOWN = [("best FID", "best_fid", 1), ("final FID", "final_fid", 1), ("KID", "best_kid", 4), ("IS", "best_is", 2),
+SHOWN = [("best FID", "best_fid", 1), ("final FID", "final_fid", 1), ("KID", "best_kid", None), ("IS", "best_is", 2),
          ("precision", "best_precision", 3), ("recall", "best_recall", 3), ("G steps", "generator_steps", 0),
          ("time (s)", "seconds", 0)]
 

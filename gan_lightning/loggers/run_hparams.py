@@ -18,11 +18,11 @@ NOT_RUN_KEYS = ("data._target_", "data.root", "data.num_workers", "data.cache_di
                 "trainer.log_every_n_steps", "trainer.num_sanity_val_steps")
 
 
-def run_hparams(cfg: DictConfig, model_hparams, choices: dict | None = None) -> dict:
+def run_hparams(cfg: DictConfig | dict, model_hparams, choices: dict | None = None) -> dict:
     """The hyperparameters a run logs: the model's, then each run key as a nested entry; with
     Hydra's `choices`, the presets too (`model=...` as `preset`, `data=...` as `data.name`,
     `experiment=...`)."""
-    config = flatten(OmegaConf.to_container(cfg, resolve=True))
+    config = flatten(OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg)
     choices = choices or {}
     run = {key: choices[group] for key, group in (("preset", "model"), ("experiment", "experiment"))
            if choices.get(group) is not None}
@@ -43,7 +43,8 @@ class RecordHparams(L.Callback):
     which knows only the model's and comes next)."""
 
     def __init__(self, cfg: DictConfig, choices: dict | None = None):
-        self.cfg, self.choices = cfg, choices
+        # resolved now: a ddp_spawn child has no Hydra to resolve ${hydra:...} with
+        self.cfg, self.choices = OmegaConf.to_container(cfg, resolve=True), choices
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         params = run_hparams(self.cfg, dict(pl_module.hparams_initial), self.choices)
