@@ -86,6 +86,8 @@ def train(cfg: DictConfig) -> float | None:
                         num_classes=len(class_names) if class_names else None, class_names=class_names,
                         _convert_="all")
     _refuse_single_image_batches(cfg, datamodule, model)
+    if cfg.get("compile"):
+        model.compile_when_fitting(cfg.get("compile_mode"))
     config_record = ConfigRecord(cfg)
     if resume is not None:
         if resume.key == "resume":  # the same run goes on: nothing but the budget may change (named key by key)

@@ -121,6 +121,9 @@ CASES = {
     "two EMA paces": (lambda t, run: ["model.ema_decay=0.999", "model.ema_half_life=10000"],
                       "both set the EMA's pace: keep one"),
     "r3gan's cardinality": (lambda t, run: ["model=r3gan", "net.cardinality=3"], "net.cardinality=3 does not divide"),
+    "compile not a bool": (lambda t, run: ["compile=yes"], "compile='yes' must be true or false."),
+    "unknown compile mode": (lambda t, run: ["compile=true", "compile_mode=fast"],
+                             "compile_mode='fast' is not a torch.compile mode: use one of default, reduce-overhead"),
     # metrics (metrics/quality.py)
     "unknown metric": (lambda t, run: ["callbacks.metrics.metrics=[fid,inception_score]"],
                        "Unknown metric 'inception_score' in callbacks.metrics.metrics: choose from fid, kid, is"),

@@ -78,6 +78,16 @@ def _fake_run(root, name, overrides, fids=(), log="", lock_pid=None, steps=None)
 FINISHED = "[2026-12-01 10:00:00,000][gan_lightning.train][INFO] - finished: 20 generator steps\n"
 
 
+def test_runs_without_metrics_say_so_and_draw_no_pictures(tmp_path):
+    _fake_run(tmp_path / "runs", "off", ["model.lr=1e-4"], [], FINISHED)
+    config = tmp_path / "runs" / "off" / ".hydra" / "config.yaml"
+    config.write_text(yaml.safe_dump({"seed": 1, "callbacks": {"metrics": {"feature": None}}}))
+    proc = run_cli(str(tmp_path / "runs"), cwd=tmp_path, module="gan_lightning.compare")
+    assert "finished, no FID: metrics were off (callbacks.metrics.feature=null)" in proc.stdout
+    assert (tmp_path / "runs" / "comparison.md").is_file() and not (tmp_path / "runs" / "fid_curves.png").exists()
+    assert "# Comparison of 1 run\n" in (tmp_path / "runs" / "comparison.md").read_text()
+
+
 def test_two_settings_make_a_heatmap_and_unfinished_runs_say_how_they_stand(tmp_path):
     sweep = tmp_path / "sweep"
     for lr in ("1e-4", "2e-4"):
@@ -93,6 +103,10 @@ def test_two_settings_make_a_heatmap_and_unfinished_runs_say_how_they_stand(tmp_
               "[2026-12-01 10:00:00,000][gan_lightning][ERROR] - Training diverged: loss_d became NaN at generator "
               "step 12; last.ckpt is from step 10.\n")
     _fake_run(sweep, "training", ["model.lr=2e-4", "model.beta1=0.0", "seed=3"], [(10, 500.0)], "", os.getpid())
+    _fake_run(sweep, "ctrl-c", ["model.lr=1e-4", "model.beta1=0.5", "seed=3"], [(10, 300.0)],
+              "[2026-12-01 10:00:00,000][gan_lightning][ERROR] - Stopped by SIGINT (Ctrl-C) at generator step 12 "
+              "(epoch 1); last.ckpt holds it. Resume with: python -m gan_lightning resume=x\n")
+    _fake_run(sweep, "again", ["model.lr=2e-4", "model.beta1=0.5", "seed=1"], [(10, 400.0), (20, 300.0)], FINISHED)
     proc = run_cli(str(sweep), cwd=tmp_path, module="gan_lightning.compare")
     with open(sweep / "comparison.csv", newline="") as file:
         rows = {(row["model.lr"], row["model.beta1"]): row for row in csv.DictReader(file)}
@@ -100,11 +114,15 @@ def test_two_settings_make_a_heatmap_and_unfinished_runs_say_how_they_stand(tmp_
     assert float(rows[("1e-4", "0.0")]["best_fid_mean"]) == pytest.approx(101.5)  # seeds 1, 2; the crash has no FID
     assert rows[("1e-4", "0.0")]["runs"] == "2 finished, 1 failed" and rows[("1e-4", "0.0")]["seeds"] == "2"
     assert rows[("2e-4", "0.0")]["runs"] == "2 finished, 1 running"
+    assert rows[("1e-4", "0.5")]["runs"] == "2 finished, 1 stopped"  # Ctrl-C: resumable, not failed
+    assert rows[("2e-4", "0.5")]["seeds"] == "3"  # seeds 1, 2, 3 and 1 again: three seeds, four runs
+    assert rows[("2e-4", "0.5")]["runs"] == "3 finished, 1 failed"
     assert float(rows[("2e-4", "0.0")]["best_fid_mean"]) == pytest.approx((201 + 202 + 500) / 3)  # read so far
     assert float(rows[("1e-4", "0.0")]["final_fid_mean"]) == pytest.approx(101.5)
     assert float(rows[("1e-4", "0.0")]["best_fid_std"]) == pytest.approx(statistics.stdev([101, 102]))
     assert f"`{sweep / 'crashed'}`: failed: RuntimeError: CUDA out of memory, no FID evaluation yet" in proc.stdout
     assert f"`{sweep / 'diverged'}`: failed: Training diverged: loss_d became NaN at generator step 12" in proc.stdout
+    assert f"`{sweep / 'ctrl-c'}`: stopped: Stopped by SIGINT (Ctrl-C) at generator step 12" in proc.stdout
     with Image.open(sweep / "fid_heatmap.png") as picture:
         assert picture.size[0] > 200
     assert "![fid_heatmap.png](fid_heatmap.png)" in (sweep / "comparison.md").read_text()
@@ -118,7 +136,7 @@ def test_bad_compare_input_is_one_sentence_and_overwrites_nothing(tmp_path, case
     target, message = {
         "missing path": (tmp_path / "nowhere", "does not exist: give run directories or a sweep's directory"),
         "no runs": (tmp_path / "sweep" / "good" / "tensorboard", "No runs in"),
-        "half-written": (sweep, "is half-written: .hydra/config.yaml cannot be read"),
+        "half-written": (sweep, "is half-written or damaged: .hydra/config.yaml cannot be read"),
     }[case]
     if case == "half-written":
         bad = _fake_run(sweep, "starting", ["model.lr=2e-4", "seed=1"])

@@ -179,6 +179,16 @@ def test_offline_inception_is_one_sentence_and_a_local_file_works(tmp_path, monk
         build_extractor("inception", None, str(tmp_path / "inception.pth"), "bicubic")
 
 
+def test_an_evaluation_is_on_disk_before_the_epoch_ends(tmp_path):
+    """A stop during the epoch's checkpoint (Ctrl-C) must not lose the evaluation just made."""
+    from helpers.probes import EvaluationsOnDisk
+
+    EvaluationsOnDisk.seen = []
+    run_cli(*RUN, "trainer.max_epochs=2", "callbacks.metrics.every_n_epochs=1", "hydra.run.dir=run",
+            "+callbacks.probe._target_=helpers.probes.EvaluationsOnDisk", cwd=tmp_path)
+    assert EvaluationsOnDisk.seen == [[8], [8, 16]]
+
+
 def test_explicit_inception_offline_stops_the_run(tmp_path):
     proc = run_cli("callbacks.metrics.feature=inception", *RUN, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path,
                    check=False)

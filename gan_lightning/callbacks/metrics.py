@@ -42,7 +42,8 @@ class QualityMetrics(L.Callback):
                               f"got {every_n_epochs} and {num_samples}.")
         for key, k in (("precision_recall_k", precision_recall_k), ("density_coverage_k", density_coverage_k)):
             require_number(f"callbacks.metrics.{key}", k, integer=True, example=3)
-        self.metrics = check_metrics(metrics, num_samples, precision_recall_k, density_coverage_k)
+        # (with metrics off, feature=null, the list is not used and not checked)
+        self.metrics = check_metrics(metrics, num_samples, precision_recall_k, density_coverage_k) if feature else ()
         self.precision_recall_k, self.density_coverage_k = precision_recall_k, density_coverage_k
         check_resize(inception_resize)
         self.inception_resize = inception_resize
@@ -99,8 +100,13 @@ class QualityMetrics(L.Callback):
             return
         values = self.evaluate(trainer, pl_module) if trainer.is_global_zero else None
         values = trainer.strategy.broadcast(values, src=0)  # every rank logs the same numbers
-        for name, value in values.items():
-            pl_module.log(name, value)
+        # Straight to the loggers and flushed: a Ctrl-C during the epoch's checkpoint still keeps
+        # the evaluation (values logged through self.log wait for the epoch's end to be written).
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=pl_module.generator_steps)
+            logger.save()
+        for name, value in values.items():  # what best.ckpt and the run's return value read
+            trainer.callback_metrics[name] = torch.tensor(value)
         log.info("%s at %d generator steps; evaluated in %.1f s", summary(values), pl_module.generator_steps,
                  values["val/eval_seconds"])
 

@@ -52,20 +52,23 @@ def compare(paths: list[str], out: str | None = None) -> Path:
     else:
         folder = Path(os.path.commonpath([run_dir.parent for run_dir in run_dirs]))
     table = markdown(keys, rows)
-    unmeasured = [run for run in runs if not run.evaluations or run.status == "failed"]
+    unmeasured = [run for run in runs if not run.evaluations or run.status in ("failed", "stopped")]
     notes = [f"- `{run.path}`: {run.status}" + (f": {run.error}" if run.error else "")
-             + ("" if run.evaluations else ", no FID evaluation yet") for run in unmeasured]
+             + ("" if run.evaluations else ", no FID: metrics were off (callbacks.metrics.feature=null)"
+                if run.metrics_off else ", no FID evaluation yet") for run in unmeasured]
     folder.mkdir(parents=True, exist_ok=True)
-    pictures = ["fid_curves.png"] + (["fid_heatmap.png"] if len(keys) == 2 else [])
-    _picture(plots.fid_curves, folder / "fid_curves.png", rows)
-    if len(keys) == 2:
+    measured = any(row.measured for row in rows)  # no FID anywhere: no pictures
+    pictures = (["fid_curves.png"] + (["fid_heatmap.png"] if len(keys) == 2 else [])) if measured else []
+    if measured:
+        _picture(plots.fid_curves, folder / "fid_curves.png", rows)
+    if "fid_heatmap.png" in pictures:
         _picture(plots.fid_heatmap, folder / "fid_heatmap.png", keys, rows)
     setting = ", ".join(f"`{key}`" for key in keys) or "nothing (seeds only)"
     _write(folder / "comparison.md",
-           f"# Comparison of {len(runs)} runs\n\nConfigurations differ in {setting}. Numbers are the mean ± std "
+           f"# Comparison of {len(runs)} run{'s' * (len(runs) != 1)}\n\nConfigurations differ in {setting}. Numbers are the mean ± std "
            f"over seeds, at each run's best (lowest-FID) evaluation unless marked final; time is the wall time from "
            f"the run's first TensorBoard event to its last.\n\n{table}\n"
-           + ("\n## Runs without numbers, or failed\n\n" + "\n".join(notes) + "\n" if notes else "")
+           + ("\n## Runs without numbers, stopped or failed\n\n" + "\n".join(notes) + "\n" if notes else "")
            + "\n" + "".join(f"![{name}]({name})\n" for name in pictures))
     records = csv_rows(keys, rows)
     buffer = io.StringIO()
@@ -75,7 +78,7 @@ def compare(paths: list[str], out: str | None = None) -> Path:
     _write(folder / "comparison.csv", buffer.getvalue())
     print(table)
     if notes:
-        print("\nRuns without numbers, or failed:\n" + "\n".join(notes))
+        print("\nRuns without numbers, stopped or failed:\n" + "\n".join(notes))
     print(f"\nWritten: {', '.join(str(folder / name) for name in ['comparison.md', 'comparison.csv', *pictures])}")
     return folder
 

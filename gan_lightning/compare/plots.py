@@ -13,6 +13,7 @@ def _label(row: Row) -> str:
 
 def fid_curves(rows: list[Row], path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -37,6 +38,9 @@ def fid_curves(rows: list[Row], path: Path) -> None:
     axes.set_xlabel("generator steps")
     axes.set_ylabel("FID (mean over seeds, band: ± 1 std)")
     axes.set_yscale("log")
+    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    axes.yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
     figure.tight_layout()

@@ -34,11 +34,19 @@ class Run:
     settings: dict[str, str]            # override key -> value, as typed (seed included)
     config: dict                        # the composed config, for keys a run did not type
     choices: dict                       # the config groups' options it composed (model=..., data=...)
-    status: str = "incomplete"          # finished | running | failed | incomplete
+    status: str = "incomplete"          # finished | running | stopped (a signal; resumable) | failed | incomplete
     error: str | None = None            # the failed run's error line
     evaluations: list[dict] = field(default_factory=list)  # [{"step": G step, "fid": ..., ...}] in order
     generator_steps: int = 0
     seconds: float | None = None        # wall time: the first to the last event written (TensorBoard), else train.log's lines
+
+    @property
+    def metrics_off(self) -> bool:
+        """The run measured nothing: callbacks.metrics.feature=null (or callbacks=none)."""
+        if "callbacks" not in self.config:  # a config without the group says nothing either way
+            return False
+        metrics = (self.config["callbacks"] or {}).get("metrics")
+        return not metrics or metrics.get("feature") is None
 
     @property
     def seed(self):
@@ -78,7 +86,7 @@ def find_runs(paths: list[str]) -> list[Path]:
         found += sorted(config.parent.parent for config in path.glob("**/.hydra/config.yaml"))
     if not found:
         raise ConfigError(f"No runs in {' '.join(paths)}: a run directory has .hydra/config.yaml; give one, or a "
-                          f"sweep's directory, e.g. multirun/<date>/<time>.")
+                          f"sweep's directory, e.g. outputs/multiruns/<time>.")
     return list(dict.fromkeys(found))
 
 
@@ -88,11 +96,11 @@ def _yaml(run_dir: Path, name: str, kind: type):
         value = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         reason = type(err).__name__
-        raise ConfigError(f"{run_dir} is half-written: .hydra/{name} cannot be read ({reason}); "
-                          f"leave that run out, or compare again once it has started.") from err
+        raise ConfigError(f"{run_dir} is half-written or damaged: .hydra/{name} cannot be read ({reason}); "
+                          f"leave that run out (a run that is just starting writes it within seconds).") from err
     if not isinstance(value, kind):
-        raise ConfigError(f"{run_dir} is half-written: .hydra/{name} holds no {kind.__name__}; "
-                          f"leave that run out, or compare again once it has started.")
+        raise ConfigError(f"{run_dir} is half-written or damaged: .hydra/{name} holds no {kind.__name__}; "
+                          f"leave that run out (a run that is just starting writes it within seconds).")
     return value
 
 
@@ -146,7 +154,9 @@ def _read_log(run: Run) -> None:
     if pid.isdigit() and _alive(int(pid)):
         run.status = "running"
     elif last_error is not None and run.status != "finished":
-        run.status, run.error = "failed", last_error
+        # Ctrl-C or SIGTERM: stopped with its checkpoint, not failed (a divergence or a crash is)
+        run.status = "stopped" if last_error.startswith("Stopped") else "failed"
+        run.error = last_error
 
 
 def _read_scalars(run: Run) -> None:

@@ -21,6 +21,11 @@ class Row:
     def measured(self) -> list[Run]:
         return [run for run in self.runs if run.evaluations]
 
+    @property
+    def seeds(self) -> int:
+        """Distinct seeds among the measured runs (two runs of one seed are one seed twice)."""
+        return len({str(run.seed) for run in self.measured})
+
     def values(self, which: str, name: str) -> list[float]:
         """`name` at each seed's best (lowest-FID) or final evaluation."""
         return [getattr(run, which)[name] for run in self.measured if name in getattr(run, which)]
@@ -86,7 +91,7 @@ def markdown(keys: list[str], rows: list[Row]) -> str:
     head = ["", *keys, "seeds", "runs", *(title for title, _, _ in SHOWN)]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * (len(keys) + 3) + ["---:"] * len(SHOWN)) + "|"]
     for row in rows:
-        cells = ["**best**" if row.best else "", *(f"`{row.setting[key]}`" for key in keys), str(len(row.measured)),
+        cells = ["**best**" if row.best else "", *(f"`{row.setting[key]}`" for key in keys), str(row.seeds),
                  row.status, *(number(*row.statistic(key), digits) for _, key, digits in SHOWN)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -95,7 +100,7 @@ def markdown(keys: list[str], rows: list[Row]) -> str:
 def csv_rows(keys: list[str], rows: list[Row]) -> list[dict]:
     out = []
     for row in rows:
-        record = {**row.setting, "best": row.best, "seeds": len(row.measured), "runs": row.status,
+        record = {**row.setting, "best": row.best, "seeds": row.seeds, "runs": row.status,
                   "run_dirs": " ".join(str(run.path) for run in row.runs)}
         for key in [key for key, _, _ in COLUMNS] + ["generator_steps", "seconds"]:
             mean, std = row.statistic(key)

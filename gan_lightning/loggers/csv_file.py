@@ -1,6 +1,7 @@
 """`logger=csv`: <run dir>/csv/metrics.csv (one row per logged step) and hparams.yaml."""
 
 import csv
+import warnings
 from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
@@ -21,7 +22,9 @@ class CSVLogger(LightningCSVLogger):
 
     @property
     def experiment(self):
-        writer = super().experiment
+        with warnings.catch_warnings():  # "previous log files will be deleted": the kept rows are written back below
+            warnings.filterwarnings("ignore", message=".*Previous log files in this directory will be deleted")
+            writer = super().experiment
         if self._kept is not None:  # the writer has just removed the old file: the kept rows come first
             writer.metrics, self._kept = [*self._kept, *writer.metrics], None
         return writer

@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lightning.run.resume import flatten
 
 # Config keys beyond the model's hyperparameters that define a run; keys under a prefix all count.
-RUN_KEYS = ("seed", "conditional", "max_generator_steps", "data.", "trainer.", "callbacks.metrics.feature",
+RUN_KEYS = ("seed", "conditional", "compile", "max_generator_steps", "data.", "trainer.", "callbacks.metrics.feature",
             "callbacks.metrics.num_samples", "callbacks.metrics.metrics")
 # ...but not these, which change nothing a run computes (or are the model's own, recorded already).
 NOT_RUN_KEYS = ("data._target_", "data.root", "data.num_workers", "data.cache_dir", "trainer._target_",

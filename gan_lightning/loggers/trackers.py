@@ -86,6 +86,7 @@ class WandbLogger(_KeepsRunId, LightningWandbLogger):
             kwargs.setdefault("mode", "online")
         super().__init__(project=project, save_dir=run_dir, offline=offline,
                          name=kwargs.pop("name", None) or Path(run_dir).name, **kwargs)
+        self._wandb_init.pop("anonymous", None)  # Lightning passes it; wandb warns that it does nothing
 
     @property
     def experiment(self):

@@ -24,6 +24,7 @@ from torch import Tensor
 import gan_lightning.models.schedule as schedules
 from gan_lightning.models.divergence import DivergenceWatch
 from gan_lightning.models.ema import EMA
+from gan_lightning.models.compiled import compile_nets
 from gan_lightning.models.hparams import arguments_with_preset, check_hparams, check_own_loss
 from gan_lightning.models.labels import class_labels
 from gan_lightning.nets import build_nets
@@ -81,13 +82,17 @@ class GANModule(L.LightningModule):
         self.divergence_watch = DivergenceWatch()
         # Each penalty's latest value, logged as train/<name> (lazy ones are not computed every step).
         self._penalty_values: dict[str, Tensor] = {}
+        # compile=true: torch.compile wrappers of G and D (compiled.py), not submodules: {} when eager.
+        self._compiled: dict[str, torch.nn.Module] = {}
 
     # ---- the objective's pieces, as hooks a variant may override -----------------------
 
-    def critic(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+    def critic(self, images: Tensor, labels: Tensor | None = None, eager: bool = False) -> Tensor:
         """D's scores for `images` (of classes `labels` when conditional), augmented first when
-        augment=diffaugment (every D call goes here)."""
-        return with_labels(self.discriminator, images if self.augment is None else self.augment(images), labels)
+        augment=diffaugment (every D call goes here); compiled under compile=true unless `eager`
+        (a penalty, which differentiates twice)."""
+        discriminator = self.discriminator if eager else self._compiled.get("discriminator", self.discriminator)
+        return with_labels(discriminator, images if self.augment is None else self.augment(images), labels)
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return self.objective.loss.discriminator(real_scores, fake_scores)
@@ -103,7 +108,7 @@ class GANModule(L.LightningModule):
         through `critic` (augmentation and labels included); a lazy one (reg.every=k) runs on
         every k-th critic step with its weight times k."""
         total = None
-        critic = self.critic if labels is None else partial(self.critic, labels=labels)
+        critic = partial(self.critic, eager=True) if labels is None else partial(self.critic, labels=labels, eager=True)
         for penalty in self.objective.penalties:
             if self.critic_steps % penalty.every:
                 continue
@@ -199,6 +204,7 @@ class GANModule(L.LightningModule):
         return torch.optim.Adam(net.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2))
 
     def on_fit_start(self) -> None:
+        self._compile_nets()
         # Scalars are logged once per generator step (x-axis: generator steps), so the
         # trainer's logging interval, which counts batches, is made to count G steps too;
         # it then always lands on a batch that logged fresh values.
@@ -252,7 +258,16 @@ class GANModule(L.LightningModule):
         return self.noise(n), self.class_labels(n)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        return with_labels(self.generator, z, labels)
+        return with_labels(self._compiled.get("generator", self.generator), z, labels)
+
+    def compile_when_fitting(self, mode: str | None = None) -> None:
+        """compile=true: torch.compile G's and D's forward as fitting starts, on the run's device."""
+        self._compile_mode = mode or "default"
+
+    def _compile_nets(self) -> None:
+        if getattr(self, "_compile_mode", None) and not self._compiled:
+            self._compiled = compile_nets({"generator": self.generator, "discriminator": self.discriminator},
+                                          self._compile_mode, self.device.type)
 
     @property
     def sampling_generator(self) -> torch.nn.Module:

@@ -89,7 +89,12 @@ def check_config(cfg: DictConfig) -> None:
     """Everything above, in the order a user reads the command line."""
     refuse_unknown_keys(cfg)
     check_seed(cfg.get("seed"))
-    if not isinstance(cfg.get("conditional", False), bool):
-        raise ConfigError(f"conditional={cfg.conditional!r} must be true or false.")
+    for key in ("conditional", "compile"):
+        if not isinstance(cfg.get(key, False), bool):
+            raise ConfigError(f"{key}={cfg[key]!r} must be true or false.")
+    modes = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+    if cfg.get("compile_mode") is not None and cfg.compile_mode not in modes:
+        raise ConfigError(f"compile_mode={cfg.compile_mode!r} is not a torch.compile mode: use one of "
+                          f"{', '.join(modes)}, or leave it null.")
     check_trainer(cfg)
     check_schedule_finals(cfg, _typed_overrides())

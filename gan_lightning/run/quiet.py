@@ -19,3 +19,5 @@ def quiet_library_noise() -> None:
                             category=FutureWarning)
     # An advertisement for a cloud logger, printed at every run.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropMessages("💡 Tip: For seamless cloud"))
+    # logger=mlflow's first run in a store: the experiment is made, as it should be.
+    logging.getLogger("lightning.pytorch.loggers.mlflow").addFilter(_DropMessages("Experiment with name"))

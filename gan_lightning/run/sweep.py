@@ -7,11 +7,15 @@ never started.
 """
 
 import hashlib
+import shlex
 import sys
+from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
 _finished: dict[str, list[str]] = {}  # sweep directory -> output directories of its finished jobs
 
@@ -68,3 +72,13 @@ def job_dirname(number: int, overrides: str) -> str:
         return name
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]
     return name.encode()[:MAX_DIRNAME_BYTES - 10].decode(errors="ignore") + f"..{digest}"
+
+
+class SweepFinished(Callback):
+    """At a sweep's end: where its runs are, and the command that tables them."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir")))
+        if sweep_dir.is_dir():
+            print(f"The sweep's runs are in {sweep_dir}; one table of them: "
+                  f"python -m gan_lightning.compare {shlex.quote(str(sweep_dir))}", file=sys.stderr)
