@@ -8,6 +8,7 @@ from conftest import read_scalars, run_cli
 from gan_lightning.models.compiled import missing_compiler
 
 TINY = ("net.g_features=4", "net.d_features=4", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+        "trainer.log_every_n_steps=1",
         "trainer.enable_progress_bar=false", "callbacks.metrics.feature=null", "data.batch_size=8")
 
 
@@ -31,7 +32,7 @@ def test_a_compiled_wgan_gp_trains_saves_plain_keys_and_resumes_eager(tmp_path):
 
 def test_without_a_compiler_the_run_says_so_once_and_trains_eager(tmp_path, monkeypatch):
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
-    proc = run_cli("model=gan", *TINY, "compile=true", "hydra.run.dir=run", cwd=tmp_path)
+    proc = run_cli("model=dcgan", *TINY, "compile=true", "hydra.run.dir=run", cwd=tmp_path)
     warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if "needs a C++ compiler" in line]
     assert len(warnings) == 1 and "training goes on eager" in warnings[0]
     checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)

@@ -22,9 +22,9 @@ import torch
 from torch import Tensor
 
 import gan_lightning.models.schedule as schedules
+from gan_lightning.models.compiled import compile_nets
 from gan_lightning.models.divergence import DivergenceWatch
 from gan_lightning.models.ema import EMA
-from gan_lightning.models.compiled import compile_nets
 from gan_lightning.models.hparams import arguments_with_preset, check_hparams, check_own_loss
 from gan_lightning.models.labels import class_labels
 from gan_lightning.nets import build_nets
