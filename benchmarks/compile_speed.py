@@ -1,0 +1,84 @@
+"""Does `compile=true` pay, and after how long? `python -m gan_lightning` eager and compiled, back
+to back in one process.
+
+    python benchmarks/compile_speed.py                       # dcgan and r3gan, 300 G steps after 30 of warm-up
+    python benchmarks/compile_speed.py dcgan --steps 1000 --warmup 50
+
+Each run is the template's own entry point (metrics off, mnist5k), timed by a callback: the
+warm-up is the time from the training start to the end of `--warmup` G steps (compilation
+happens there), the speed is G steps/s after it. The break-even run length is the number of G
+steps at which the compiled run's extra warm-up is repaid by its faster steps.
+"""
+
+import argparse
+import contextlib
+import importlib
+import io
+import os
+import sys
+import tempfile
+import time
+
+import lightning as L
+import torch
+
+CASES = {"dcgan": ["model=dcgan"], "quickstart": ["model=quickstart"],
+         "r3gan": ["model=r3gan", "schedule.steps=1000"]}
+
+
+class Timer(L.Callback):
+    warmup = 30
+    marks: dict = {}
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        Timer.marks = {"start": time.perf_counter()}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if pl_module.generator_steps == Timer.warmup and "warm" not in Timer.marks:
+            Timer.marks["warm"] = time.perf_counter()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        Timer.marks["end"], Timer.marks["steps"] = time.perf_counter(), pl_module.generator_steps - Timer.warmup
+
+
+def run(case: str, steps: int, warmup: int, compile_: bool) -> tuple[float, float]:
+    """(warm-up seconds, G steps/s after it)."""
+    from gan_lightning.train import main
+
+    timer = importlib.import_module("compile_speed").Timer
+    timer.warmup = warmup
+    with tempfile.TemporaryDirectory() as run_dir:
+        sys.argv = ["gan_lightning", *CASES[case], "data=mnist5k", "callbacks.metrics.feature=null",
+                    f"max_generator_steps={steps + warmup}", "trainer.max_epochs=-1", f"compile={str(compile_).lower()}",
+                    "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}",
+                    "+callbacks.timer._target_=compile_speed.Timer"]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            main()
+    marks = timer.marks
+    return marks["warm"] - marks["start"], marks["steps"] / (marks["end"] - marks["warm"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("cases", nargs="*", default=["dcgan", "r3gan"])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30)
+    args = parser.parse_args()
+    sys.path.insert(0, os.path.dirname(__file__))
+    print(f"mnist5k, metrics off, {torch.get_num_threads()} threads; {args.steps} G steps timed after "
+          f"{args.warmup} of warm-up\n")
+    print("| model | eager G steps/s | compiled G steps/s | speed-up | warm-up eager (s) | warm-up compiled (s) "
+          "| compiled pays after (G steps) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for case in args.cases:
+        warm_eager, eager = run(case, args.steps, args.warmup, False)
+        warm_compiled, compiled = run(case, args.steps, args.warmup, True)
+        saving = 1 / eager - 1 / compiled  # seconds saved per G step
+        extra = warm_compiled - warm_eager
+        pays = f"{args.warmup + extra / saving:,.0f}" if saving > 0 else "never"
+        print(f"| {case} | {eager:.1f} | {compiled:.1f} | {compiled / eager:.2f}x | {warm_eager:.1f} | "
+              f"{warm_compiled:.1f} | {pays} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
