@@ -30,7 +30,8 @@ from omegaconf import OmegaConf
 from gan_lightning.data import to_signed_unit
 
 MODELS = ("gan", "dcgan", "wgan_gp")
-STATIC = ["callbacks.metrics.feature=null", "data=mnist5k"]
+EXTRA = os.environ.get("OVERHEAD_EXTRA", "").split()
+STATIC = ["callbacks.metrics.feature=null", "data=mnist5k", *EXTRA]
 
 
 class StepTimer(L.Callback):

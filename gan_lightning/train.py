@@ -10,7 +10,7 @@ import sys
 import hydra
 import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.callbacks import Checkpoint, ProgressBar, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -28,6 +28,7 @@ from gan_lightning.run.signals import stop_at_once
 from gan_lightning.run.sweep import in_sweep, job_dirname, job_finished, stop_report
 
 log = logging.getLogger(__name__)
+PROGRESS_REFRESH_BATCHES = 10
 OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)  # hydra.sweep.subdir
 
 
@@ -108,6 +109,11 @@ def train(cfg: DictConfig) -> float | None:
         callbacks.append(RecordHparams(cfg, hydra_choices()))
     multirun = in_sweep()
     progress_bar = cfg.trainer.get("enable_progress_bar")
+    if ((not multirun) if progress_bar is None else progress_bar) and not any(
+            isinstance(c, ProgressBar) for c in callbacks):
+        # Lightning's bar redraws, with every logged value, after each batch: several ms a step for a
+        # small net, more than the step itself. Every 10th batch reads the same.
+        callbacks.append(TQDMProgressBar(refresh_rate=PROGRESS_REFRESH_BATCHES))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                           strategy=gan_strategy(cfg.trainer),
                           # no checkpoint callback configured (callbacks=none): no checkpoints at all,
