@@ -86,7 +86,10 @@ CASES = {
     "negative seed": (lambda t, run: ["seed=-1"], "seed=-1 is out of range: use an integer from 0 to 4294967295"),
     "no epochs": (lambda t, run: ["trainer.max_epochs=0"], "trainer.max_epochs=0 must be positive"),
     "no budget": (lambda t, run: ["trainer.max_epochs=-1"], "trainer.max_epochs=-1 sets no budget"),
-    "a net's unknown key": (lambda t, run: ["net.depth=4"], "net.depth=4: no net config has a key 'depth' (their keys:"),
+    "a net's unknown key": (lambda t, run: ["net.depth=4"], "net.depth=4: net=dcgan has no key 'depth' (its keys:"),
+    # the net the model preset chooses (model=gan -> net=mlp), though the default preset's net has the key
+    "a key of another preset's net": (lambda t, run: ["model=gan", "net.g_features=4"],
+                                      "net.g_features=4: net=mlp has no key 'g_features' (its keys: d_hidden"),
     "a digit size": (lambda t, run: ["data.image_size=64"], "data.image_size=64: MNIST digits are 28 pixels"),
     "resnet at 28 pixels": (lambda t, run: ["net=resnet"], "set data.image_size=32, which pads digits"),
     "huge images": (lambda t, run: ["model=dcgan", "data=folder", f"data.root={_images(t / 'h')}",

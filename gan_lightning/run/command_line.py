@@ -150,6 +150,22 @@ def global_keys(group: str, option: str) -> dict[str, frozenset[str]]:
     return {name: frozenset(sub) for name, sub in keys.items()}
 
 
+@cache
+def preset_choices(group: str, option: str) -> dict[str, str]:
+    """{group: option} that conf/<group>/<option>.yaml's defaults list chooses (model=gan ->
+    net=mlp), with the choices of those in turn; {} for an option that does not exist."""
+    if option not in config_options(group):
+        return {}
+    tree = OmegaConf.to_container(OmegaConf.load(files("gan_lightning.conf") / group / f"{option}.yaml")) or {}
+    own = {_group_of(target): choice for entry in (tree.get("defaults", []) if isinstance(tree, dict) else [])
+           for target, choice in (entry.items() if isinstance(entry, dict) else ())
+           if isinstance(choice, str) and _group_of(target) in GROUPS}
+    nested: dict[str, str] = {}
+    for chosen_group, choice in own.items():
+        nested.update(preset_choices(chosen_group, choice))
+    return {**nested, **own}  # this file's own choices win over those of the presets it picks
+
+
 def refuse_unknown_group_keys(overrides: list[str]) -> None:
     """`net.cardinality=4` where the net has no such key gets Hydra's four lines ending in "use
     +net.cardinality=4" (which the net then refuses): one sentence instead, naming the keys there are (of the option typed,
@@ -163,7 +179,14 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
         group, _, rest = override.partition("=")[0].partition(".")
         if override.startswith(("-", "+", "~")) or "=" not in override or group not in GROUPS or not rest:
             continue
-        options = [chosen[group]] if group in chosen else config_options(group)
+        # the option this command composes: typed, else the one a typed or default preset chooses
+        # (model=gan -> net=mlp), else every option of the group
+        implied = {}
+        for preset_group, option in {**default_options(), **chosen}.items():
+            if preset_group != group:
+                implied.update(preset_choices(preset_group, option))
+        effective = {**implied, **chosen}
+        options = [effective[group]] if group in effective else config_options(group)
         presets = [global_keys(g, option).get(group, frozenset()) for g, option in {**default_options(), **chosen}.items()]
         known = set().union(*presets, *(option_keys(group, option) for option in options))
         name = rest.split(".")[0]
@@ -175,7 +198,7 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
             raise ConfigError(f"{override}: the trainer configs have no key {name!r}; another argument of "
                               f"lightning.Trainer is added with a plus: +{override}.")
         if known and name not in known:
-            where = (f"{group}={chosen[group]} has no key {name!r} (its keys:" if group in chosen
+            where = (f"{group}={effective[group]} has no key {name!r} (its keys:" if group in effective
                      else f"no {group} config has a key {name!r} (their keys:")
             raise ConfigError(f"{override}: {where} {', '.join(sorted(known))}).")
 
