@@ -3,11 +3,15 @@ to back in one process.
 
     python benchmarks/compile_speed.py                       # dcgan and r3gan, 300 G steps after 30 of warm-up
     python benchmarks/compile_speed.py dcgan --steps 1000 --warmup 50
+    python benchmarks/compile_speed.py dcgan --bare        # and a bare loop of the same nets, eager and compiled
 
 Each run is the template's own entry point (metrics off, mnist5k), timed by a callback: the
 warm-up is the time from the training start to the end of `--warmup` G steps (compilation
 happens there), the speed is G steps/s after it. The break-even run length is the number of G
-steps at which the compiled run's extra warm-up is repaid by its faster steps.
+steps at which the compiled run's extra warm-up is repaid by its faster steps. `--bare` adds a
+plain PyTorch loop over the same nets, objective and optimizers (overhead.py's, without
+augmentation or schedules) eager and compiled, in the same minutes: what compiling can give at
+all on this machine, apart from the template.
 """
 
 import argparse
@@ -63,6 +67,7 @@ def main() -> None:
     parser.add_argument("cases", nargs="*", default=["dcgan", "r3gan"])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--bare", action="store_true", help="also a bare loop of the same nets, eager and compiled")
     args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))
     print(f"mnist5k, metrics off, {torch.get_num_threads()} threads; {args.steps} G steps timed after "
@@ -71,6 +76,14 @@ def main() -> None:
           "| compiled pays after (G steps) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for case in args.cases:
+        if args.bare:  # no warm-up columns: the bare loop's compilation happens inside its untimed warm-up
+            import overhead
+
+            torch.manual_seed(0)
+            eager = overhead.bare(case, args.steps, args.warmup)
+            torch.manual_seed(0)
+            compiled = overhead.bare(case, args.steps, args.warmup, compile_=True)
+            print(f"| {case}, bare loop | {eager:.1f} | {compiled:.1f} | {compiled / eager:.2f}x | | | |", flush=True)
         warm_eager, eager = run(case, args.steps, args.warmup, False)
         warm_compiled, compiled = run(case, args.steps, args.warmup, True)
         saving = 1 / eager - 1 / compiled  # seconds saved per G step

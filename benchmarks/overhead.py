@@ -66,8 +66,9 @@ def template(model: str, steps: int) -> float:
     return timer.steps / timer.seconds
 
 
-def bare(model: str, steps: int, warmup: int) -> float:
-    """G steps/s of a plain loop over the template's own nets, objective and optimizers."""
+def bare(model: str, steps: int, warmup: int, compile_: bool = False) -> float:
+    """G steps/s of a plain loop over the template's own nets, objective and optimizers (their
+    forward passes through torch.compile with `compile_`, penalties eager as in the template)."""
     with initialize_config_module("gan_lightning.conf", version_base="1.3"):
         cfg = compose("config", overrides=[f"model={model}", *STATIC, "paths.output_dir=."])
     datamodule = instantiate(cfg.data)
@@ -77,6 +78,9 @@ def bare(model: str, steps: int, warmup: int) -> float:
                          reg=OmegaConf.to_container(cfg.reg), augment=OmegaConf.to_container(cfg.augment),
                          schedule=OmegaConf.to_container(cfg.schedule), _convert_="all")
     generator, discriminator, objective = module.generator, module.discriminator, module.objective
+    eager_discriminator = discriminator
+    if compile_:
+        generator, discriminator = torch.compile(generator), torch.compile(discriminator)
     opt_g, opt_d = module.configure_optimizers()
     images = to_signed_unit(datamodule.images)
     batch, latent, n_critic = datamodule.batch_size, module.hparams.latent_dim, module.hparams.n_critic
@@ -93,7 +97,7 @@ def bare(model: str, steps: int, warmup: int) -> float:
             fake = generator(torch.randn(batch, latent)).detach()
             loss_d = objective.loss.discriminator(discriminator(real), discriminator(fake))
             for penalty in objective.penalties:
-                loss_d = loss_d + penalty.weight * penalty(discriminator, real, fake)
+                loss_d = loss_d + penalty.weight * penalty(eager_discriminator, real, fake)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()

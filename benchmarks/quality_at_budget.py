@@ -55,8 +55,9 @@ CANDIDATES = {
     "rpgan32_gamma1": ["model=rpgan", *SMALL, "reg.r1.gamma=1", "reg.r2.gamma=1"],
     "rpgan32_lazy4": ["model=rpgan", *SMALL, "reg.r1.every=4", "reg.r2.every=4"],
     "wgan_gp32": ["model=wgan_gp", *SMALL],
-    # the front door, and on 32-pixel digits (data.image_size=32) beside the ResNet (net=resnet)
+    # the front door (32-pixel digits since issue 17), at 28 and 32 pixels, beside the ResNet (net=resnet)
     "quickstart": ["model=quickstart"],
+    "quickstart_28px": ["model=quickstart", "data.image_size=28"],
     "quickstart_32px": ["model=quickstart", "data.image_size=32"],
     "resnet16_quickstart": ["model=quickstart", "net=resnet", "data.image_size=32", "net.g_features=16",
                             "net.d_features=16"],
@@ -92,8 +93,8 @@ STEPS_PER_SECOND = {"r3gan": 3.0, "r3gan_w32": 2.3, "r3gan_gamma0.05": 3.3, "r3g
                     "r3gan_lr2e-3": 4.0, "r3gan_lr4e-3": 4.0, "r3gan_lr1e-3_gamma10": 3.8}
 
 
-def overrides(name: str, seconds: int) -> list[str]:
-    steps = int(STEPS_PER_SECOND.get(name, 0) * seconds)
+def overrides(name: str, seconds: int, steps_per_second: float | None = None) -> list[str]:
+    steps = int((steps_per_second or STEPS_PER_SECOND.get(name, 0)) * seconds)
     return [override.format(steps=steps) for override in CANDIDATES[name]]
 
 
@@ -122,12 +123,13 @@ def record(run_dir: Path, numbers: dict[str, float], step: int) -> None:
             writer.add_scalar(name, value, step, walltime=last)
 
 
-def train_and_measure(name: str, seed: int, seconds: int, out: str, train: bool = True) -> dict:
+def train_and_measure(name: str, seed: int, seconds: int, out: str, train: bool = True,
+                      steps_per_second: float | None = None) -> dict:
     run_dir = Path(out) / f"{name}-seed{seed}"
     start = time.perf_counter()
     if train:
         subprocess.run(
-            [sys.executable, "-m", "gan_lightning", "data=mnist5k", *overrides(name, seconds), f"seed={seed}",
+            [sys.executable, "-m", "gan_lightning", "data=mnist5k", *overrides(name, seconds, steps_per_second), f"seed={seed}",
              "trainer.max_epochs=-1", f"+trainer.max_time=00:00:{seconds // 60:02d}:{seconds % 60:02d}",
              "callbacks.metrics=null", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -149,12 +151,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="one run per candidate and seed")
     parser.add_argument("--out", default="outputs/benchmarks/quality_at_budget")
     parser.add_argument("--evaluate-only", action="store_true", help="measure the runs already in --out again")
+    parser.add_argument("--steps-per-second", type=float, help="a scheduled candidate's G steps/s on this machine, "
+                        "for its schedule's length (default: STEPS_PER_SECOND, the idle 2-core box's)")
     args = parser.parse_args()
     ensure_classifier(Path("data/classifiers/mnist5k.pt"))
     rows = []
     for seed in args.seeds:  # seeds outermost: every candidate's first run before anyone's second
         for name in args.candidates:
-            rows.append(train_and_measure(name, seed, args.seconds, args.out, train=not args.evaluate_only))
+            rows.append(train_and_measure(name, seed, args.seconds, args.out, train=not args.evaluate_only,
+                                          steps_per_second=args.steps_per_second))
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{args.seconds} s of training per run, mnist5k, seeds {', '.join(map(str, args.seeds))}; "
           f"numbers on the digit classifier's features, 2,000 samples\n")

@@ -91,7 +91,7 @@ CASES = {
     "a key of another preset's net": (lambda t, run: ["model=gan", "net.g_features=4"],
                                       "net.g_features=4: net=mlp has no key 'g_features' (its keys: d_hidden"),
     "a digit size": (lambda t, run: ["data.image_size=64"], "data.image_size=64: MNIST digits are 28 pixels"),
-    "resnet at 28 pixels": (lambda t, run: ["net=resnet"], "set data.image_size=32, which pads digits"),
+    "resnet at 28 pixels": (lambda t, run: ["model=dcgan", "net=resnet"], "set data.image_size=32, which pads digits"),
     "huge images": (lambda t, run: ["model=dcgan", "data=folder", f"data.root={_images(t / 'h')}",
                                     "data.image_size=4096"], "use data.image_size=256 or smaller"),
     "unquoted non-ASCII path": (lambda t, run: ["data=folder", "data.root=/data/my photos ü"],

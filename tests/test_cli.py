@@ -17,6 +17,21 @@ VARIANT_SCALARS = {
 N_CRITIC = {"gan": 1, "dcgan": 1, "wgan": 5, "wgan_gp": 5}
 
 
+def test_the_epochs_divergence_is_the_mean_of_its_steps_estimates_and_stands_in_for_hp_metric(tmp_path):
+    import math
+
+    run_cli("model=dcgan", "net.g_features=4", "net.d_features=4", "data.batch_size=8", "trainer.max_epochs=2",
+            "trainer.limit_train_batches=5", "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false",
+            "callbacks.metrics.feature=null", "hydra.run.dir=run", cwd=tmp_path)
+    scalars = read_scalars(tmp_path / "run" / "tensorboard")
+    loss_d = [value for _, value in scalars["train/loss_d"]]
+    # BCE's estimate is log 2 - loss_d / 2 at each G step; each epoch logs the mean of its five
+    expected = [math.log(2) - sum(loss_d[i:i + 5]) / 5 / 2 for i in (0, 5)]
+    assert [step for step, _ in scalars["train/divergence"]] == [5, 10]
+    assert [value for _, value in scalars["train/divergence"]] == pytest.approx(expected, rel=1e-5)
+    assert [value for _, value in scalars["hp_metric"]] == pytest.approx(expected, rel=1e-5)  # metrics off
+
+
 @pytest.mark.parametrize("model", list(VARIANT_SCALARS))
 def test_every_variant_trains_on_mnist5k_and_writes_its_run_dir(tmp_path, model):
     run_dir = tmp_path / "run"

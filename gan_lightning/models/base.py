@@ -82,6 +82,9 @@ class GANModule(L.LightningModule):
         self.divergence_watch = DivergenceWatch()
         # Each penalty's latest value, logged as train/<name> (lazy ones are not computed every step).
         self._penalty_values: dict[str, Tensor] = {}
+        # This epoch's sum of the critic's divergence estimate (times batch size) and its images.
+        self._divergence_sum: Tensor | None = None
+        self._divergence_images = 0
         # compile=true: torch.compile wrappers of G and D (compiled.py), not submodules: {} when eager.
         self._compiled: dict[str, torch.nn.Module] = {}
 
@@ -170,21 +173,29 @@ class GANModule(L.LightningModule):
         self._log_step(loss_d, loss_g, real_scores, fake_scores)
 
     def _log_step(self, loss_d: Tensor, loss_g: Tensor, real_scores: Tensor, fake_scores: Tensor) -> None:
-        # Tensors go to self.log as they are: Lightning converts them to numbers only when it
-        # writes to the logger (every log_every_n_steps), so no host sync per step.
+        # The critic's divergence estimate is averaged over the epoch: summed here (tensor adds,
+        # no host sync, no self.log call) and logged at the epoch's end.
         n = real_scores.shape[0]
-        scalars = {"loss_d": loss_d, "loss_g": loss_g, **self.objective.loss.monitor(real_scores, fake_scores, loss_d),
-                   **self._penalty_values}
-        divergence = scalars.pop("divergence")
+        divergence = self.objective.loss.divergence(real_scores, fake_scores, loss_d) * n
+        self._divergence_sum = divergence if self._divergence_sum is None else self._divergence_sum + divergence
+        self._divergence_images += n
         # Step scalars only on the steps Lightning writes (every log_every_n_steps G steps): each
         # self.log call costs Python bookkeeping, about a millisecond for the lot, on every step.
-        if self.generator_steps % self._log_every_n_generator_steps == 0:
-            self.log_dict({**{f"train/{name}": value for name, value in scalars.items()},
-                           **{f"schedule/{name}": value for name, value in self._scheduled.items()}},
-                          on_step=True, on_epoch=False, batch_size=n)
-            self.log("step", float(self.generator_steps), on_step=True, on_epoch=False)
-        # The critic's divergence estimate, per epoch (averaged over DDP ranks once per epoch).
-        self.log("train/divergence", divergence, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+        # Tensors go to self.log as they are: Lightning reads them only when it writes.
+        if self.generator_steps % self._log_every_n_generator_steps:
+            return
+        scalars = {"loss_d": loss_d, "loss_g": loss_g, **self.objective.loss.monitor(real_scores, fake_scores, loss_d),
+                   **self._penalty_values}
+        del scalars["divergence"]
+        self.log_dict({**{f"train/{name}": value for name, value in scalars.items()},
+                       **{f"schedule/{name}": value for name, value in self._scheduled.items()}},
+                      on_step=True, on_epoch=False, batch_size=n)
+        self.log("step", float(self.generator_steps), on_step=True, on_epoch=False)
+
+    def epoch_divergence(self) -> Tensor | None:
+        """The critic's divergence estimate averaged over this epoch's G steps so far (None before
+        the first), on this rank: train/divergence, and hp_metric when metrics are off."""
+        return None if self._divergence_sum is None else self._divergence_sum / self._divergence_images
 
     def _follow_schedule(self) -> None:
         """This step's scheduled values (schedule.py), set where they act; the length is fixed at the first step."""
@@ -230,6 +241,10 @@ class GANModule(L.LightningModule):
             self.raise_if_diverged()
 
     def on_train_epoch_end(self) -> None:
+        divergence = self.epoch_divergence()
+        if divergence is not None:  # averaged over DDP ranks
+            self.log("train/divergence", divergence, sync_dist=True)
+        self._divergence_sum, self._divergence_images = None, 0
         self.log("step", float(self.generator_steps), sync_dist=True)  # x-axis of the epoch-level scalars
 
     def raise_if_diverged(self) -> None:

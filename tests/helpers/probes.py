@@ -4,6 +4,8 @@ look at it while it runs."""
 from pathlib import Path
 
 import lightning as L
+import torch
+from torch.overrides import TorchFunctionMode
 
 
 class EvaluationsOnDisk(L.Callback):
@@ -17,3 +19,55 @@ class EvaluationsOnDisk(L.Callback):
 
         log_dir = Path(trainer.loggers[0].log_dir)
         EvaluationsOnDisk.seen.append([step for step, _ in read_scalars(log_dir).get("val/fid", [])])
+
+
+# What makes the host wait for a GPU: a tensor read into Python, copied to the host, or given a
+# shape only its values decide. On a CPU nothing waits, so the calls themselves are counted.
+SYNCING = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__bool__, torch.Tensor.__float__,
+           torch.Tensor.__int__, torch.Tensor.__index__, torch.Tensor.cpu, torch.Tensor.numpy,
+           torch.Tensor.nonzero, torch.nonzero, torch.Tensor.__format__}
+
+
+class _SyncCounter(TorchFunctionMode):
+    def __init__(self, optimizers) -> None:
+        super().__init__()
+        self.optimizers = optimizers
+        self.calls: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in SYNCING and not (args and self._host_resident(args[0])):
+            self.calls.append(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+    def _host_resident(self, tensor) -> bool:
+        """An optimizer's step counter: a CPU tensor on every device (unless capturable), read by Adam."""
+        return any(tensor is state.get("step") for optimizer in self.optimizers for state in optimizer.state.values())
+
+
+class HostSyncs(L.Callback):
+    """The synchronising calls of each batch, counted from its start to the next batch's start
+    (the step, its logging and every callback). `batches` holds (G step reached, whether the batch
+    ended in a G step Lightning writes to the loggers, the calls' names) per batch."""
+
+    batches: list[tuple[int, bool, list[str]]] = []
+
+    def __init__(self) -> None:
+        self._counter: _SyncCounter | None = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._close(trainer, pl_module)
+        self._counter = _SyncCounter(trainer.optimizers)
+        self._counter.__enter__()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._close(trainer, pl_module)
+
+    def _close(self, trainer, pl_module) -> None:
+        if self._counter is None:
+            return
+        self._counter.__exit__(None, None, None)
+        generator_stepped = pl_module.critic_steps % pl_module.hparams.n_critic == 0
+        every = trainer.log_every_n_steps // pl_module.hparams.n_critic  # in G steps
+        logged = generator_stepped and pl_module.generator_steps % every == 0
+        HostSyncs.batches.append((pl_module.generator_steps, logged, self._counter.calls))
+        self._counter = None
