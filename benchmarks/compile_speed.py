@@ -63,10 +63,11 @@ def run(case: str, steps: int, warmup: int, compile_: bool) -> tuple[float, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("cases", nargs="*", default=["dcgan", "r3gan"])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=30)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("cases", nargs="*", default=["dcgan", "r3gan"], help=f"of {', '.join(CASES)}")
+    parser.add_argument("--steps", type=int, default=300, help="timed G steps per run")
+    parser.add_argument("--warmup", type=int, default=30, help="G steps before timing (compilation)")
     parser.add_argument("--bare", action="store_true", help="also a bare loop of the same nets, eager and compiled")
     args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))

@@ -109,10 +109,11 @@ def bare(model: str, steps: int, warmup: int, compile_: bool = False) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("models", nargs="*", default=list(MODELS))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("models", nargs="*", default=list(MODELS), help="model presets")
     parser.add_argument("--steps", type=int, default=2000, help="timed G steps per run")
-    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=50, help="G steps before timing")
     parser.add_argument("--repeats", type=int, default=2, help="bare, template pairs per model (median)")
     args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))  # the StepTimer callback, by its module name

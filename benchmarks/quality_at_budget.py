@@ -145,14 +145,16 @@ def train_and_measure(name: str, seed: int, seconds: int, out: str, train: bool 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("candidates", nargs="*", default=list(CANDIDATES))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("candidates", nargs="*", default=list(CANDIDATES), metavar="candidate",
+                        help=f"recipes to train, by name (default: all): {', '.join(CANDIDATES)}")
     parser.add_argument("--seconds", type=int, default=70, help="training seconds per candidate")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="one run per candidate and seed")
     parser.add_argument("--out", default="outputs/benchmarks/quality_at_budget")
     parser.add_argument("--evaluate-only", action="store_true", help="measure the runs already in --out again")
-    parser.add_argument("--steps-per-second", type=float, help="a scheduled candidate's G steps/s on this machine, "
-                        "for its schedule's length (default: STEPS_PER_SECOND, the idle 2-core box's)")
+    parser.add_argument("--steps-per-second", type=float, help="a scheduled candidate's G steps/s on this machine, for its schedule's "
+                        "length (default: its rate on the idle 2-core box, e.g. r3gan 3.0)")
     args = parser.parse_args()
     ensure_classifier(Path("data/classifiers/mnist5k.pt"))
     rows = []

@@ -292,7 +292,7 @@ def test_the_sngan_experiment_keeps_its_budget_and_objective(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    (("net=resnet",), "The ResNet nets cannot make 28x28 images: .* set data.image_size=32, which pads digits"),
+    (("model=dcgan", "net=resnet"), "The ResNet nets cannot make 28x28 images: .* set data.image_size=32, which pads digits"),
     (("net=resnet", "data.image_size=32", "net.cardinality=4"), r"net=resnet has no key 'cardinality' \(its keys: d_features, d_norm, g_features, name, spectral_norm\)"),
     (("net=resnet", "data.image_size=32", "+net.cardinality=4"), r"Unknown option\(s\) \['cardinality'\] for net=resnet"),
     (("data.image_size=30",), "data.image_size=30: MNIST digits are 28 pixels, or 32"),

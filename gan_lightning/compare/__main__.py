@@ -1,7 +1,7 @@
 """`python -m gan_lightning.compare RUNS...`: one table for runs across seeds and sweeps.
 
     python -m gan_lightning -m model.lr=1e-4,2e-4,5e-4 model.beta1=0.0,0.5 seed=1,2,3
-    python -m gan_lightning.compare multirun/<date>/<time>      # or any run directories
+    python -m gan_lightning.compare outputs/multiruns/<time>     # or any run directories
 
 One row per configuration (the overrides that differ between the runs, seed aside): how many
 seeds, how the runs stand, and the mean ± std over seeds of FID, KID, IS, precision and recall

@@ -82,7 +82,7 @@ def find_runs(paths: list[str]) -> list[Path]:
         path = Path(given).expanduser()
         if not path.exists():
             raise ConfigError(f"{given} does not exist: give run directories or a sweep's directory, "
-                              f"e.g. multirun/<date>/<time>.")
+                              f"e.g. outputs/multiruns/<time>.")
         found += sorted(config.parent.parent for config in path.glob("**/.hydra/config.yaml"))
     if not found:
         raise ConfigError(f"No runs in {' '.join(paths)}: a run directory has .hydra/config.yaml; give one, or a "

@@ -21,3 +21,5 @@ def quiet_library_noise() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropMessages("💡 Tip: For seamless cloud"))
     # logger=mlflow's first run in a store: the experiment is made, as it should be.
     logging.getLogger("lightning.pytorch.loggers.mlflow").addFilter(_DropMessages("Experiment with name"))
+    # compile=true on a CPU: Inductor looks for a CUDA toolkit it will not use.
+    logging.getLogger("torch.utils.cpp_extension").addFilter(_DropMessages("No CUDA runtime is found"))
