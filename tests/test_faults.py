@@ -7,6 +7,7 @@ import errno
 import hashlib
 import shlex
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -138,19 +139,19 @@ def test_the_printed_resume_command_works_when_pasted(tmp_path, where):
 
 
 def test_a_full_disk_is_one_sentence_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    import lightning as L
+    from gan_lightning.callbacks import checkpoint
 
-    real_save = L.Trainer.save_checkpoint
+    real_write = checkpoint.write_checkpoint
     calls = []
 
-    def save_on_a_filling_disk(trainer, path, weights_only=False):
+    def write_on_a_filling_disk(state, path):
         calls.append(path)
         if len(calls) < 2:
-            return real_save(trainer, path, weights_only=weights_only)
+            return real_write(state, path)
         Path(path).write_bytes(b"half a checkpoint")  # what a write cut short leaves
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(L.Trainer, "save_checkpoint", save_on_a_filling_disk)
+    monkeypatch.setattr(checkpoint, "write_checkpoint", write_on_a_filling_disk)
     run_dir = tmp_path / "run"
     proc = run_cli(*TINY, "trainer.max_epochs=3", f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -177,16 +178,17 @@ def test_ctrl_c_before_training_starts_is_one_line_and_exit_130(tmp_path):
 def test_a_second_ctrl_c_during_the_save_stops_at_once_and_leaves_no_partial_file(tmp_path, monkeypatch):
     import os
 
-    import lightning as L
+    from gan_lightning.callbacks import checkpoint
 
-    real_save = L.Trainer.save_checkpoint
+    real_write = checkpoint.write_checkpoint
 
-    def save_interrupted_again(trainer, path, weights_only=False):
-        real_save(trainer, path, weights_only=weights_only)
-        if any(c.signals.requested for c in trainer.callbacks if hasattr(c, "signals")):
+    def write_interrupted_again(state, path):
+        real_write(state, path)
+        if state["state_dict"]["_extra_state"]["generator_steps"] == 11:  # the stop's save (11 is no epoch's end)
             os.kill(os.getpid(), signal.SIGINT)  # the impatient second Ctrl-C, while the stop's save runs
+            time.sleep(1)  # the rest of the write: the main thread takes the signal meanwhile
 
-    monkeypatch.setattr(L.Trainer, "save_checkpoint", save_interrupted_again)
+    monkeypatch.setattr(checkpoint, "write_checkpoint", write_interrupted_again)
     run_dir = tmp_path / "run"
     proc = run_cli(*TINY, "trainer.max_epochs=3", "+callbacks.fault._target_=faults.SignalAt",
                    "+callbacks.fault.step=11", f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False)

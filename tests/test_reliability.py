@@ -134,21 +134,32 @@ def test_a_second_run_into_a_running_runs_directory_is_refused(tmp_path):
 
 
 def test_last_ckpt_is_there_during_the_next_epoch_and_on_the_step_interval(tmp_path):
-    """Looked at while fit() runs: after epoch 1 (in epoch 2 of 2) and right after each interval step."""
+    """Looked at while fit() runs: after epoch 1 (in epoch 2 of 2) and right after each interval step.
+    A worker thread writes the file while training goes on: it must land within seconds."""
     seen = {}
 
-    def last_ckpt():
-        state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-        return state["state_dict"]["_extra_state"]["generator_steps"], state["callbacks"]["RunCheckpoint"]["epoch_end"]
+    def last_ckpt(step: int):
+        """What last.ckpt holds once it holds `step` or later (10 s at most: then what it holds)."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+                held = state["state_dict"]["_extra_state"]["generator_steps"], state["callbacks"]["RunCheckpoint"][
+                    "epoch_end"]
+            except FileNotFoundError:
+                held = None
+            if (held is not None and held[0] >= step) or time.monotonic() > deadline:
+                return held
+            time.sleep(0.01)
 
     class Probe(L.Callback):
         def on_train_epoch_start(self, trainer, pl_module):
             if trainer.current_epoch == 1:
-                seen["epoch 2 starts"] = last_ckpt()
+                seen["epoch 2 starts"] = last_ckpt(20)
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             if pl_module.generator_steps in (7, 8, 27):
-                seen[pl_module.generator_steps] = last_ckpt()
+                seen[pl_module.generator_steps] = last_ckpt({7: 7, 8: 7, 27: 27}[pl_module.generator_steps])
 
     model = GAN(image_shape=[1, 28, 28], net=MLP, latent_dim=8)
     checkpoint = RunCheckpoint(str(tmp_path / "checkpoints"), every_n_minutes=None, every_n_generator_steps=7)
@@ -156,6 +167,35 @@ def test_last_ckpt_is_there_during_the_next_epoch_and_on_the_step_interval(tmp_p
         callbacks=[Probe(), checkpoint], datamodule=RandomImages(n=160))
     assert seen == {7: (7, False), 8: (7, False), "epoch 2 starts": (20, True), 27: (27, False)}
     assert not list((tmp_path / "checkpoints").glob(".*partial"))  # no temporary file left behind
+
+
+def test_training_goes_on_while_a_checkpoint_is_written_and_the_run_ends_with_it_on_disk(tmp_path, monkeypatch):
+    """A slow disk (each write takes half a second) does not stop the loop; the run returns once
+    its last checkpoint is complete."""
+    from helpers.probes import StepTimes
+
+    from gan_lightning.callbacks import checkpoint
+
+    real_write, writes = checkpoint.write_checkpoint, []
+
+    def slow_write(state, path):
+        start = time.monotonic()
+        time.sleep(0.5)
+        real_write(state, path)
+        writes.append((start, time.monotonic(), state["state_dict"]["_extra_state"]["generator_steps"]))
+
+    monkeypatch.setattr(checkpoint, "write_checkpoint", slow_write)
+    StepTimes.seen = []
+    run_dir = tmp_path / "run"
+    run_cli("model=gan", "net.g_hidden=[32]", "net.d_hidden=[32]", "data.batch_size=16", "trainer.max_epochs=2",
+            "trainer.limit_train_batches=30", "callbacks.metrics.feature=null", "trainer.enable_progress_bar=false",
+            "+callbacks.probe._target_=helpers.probes.StepTimes", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    (start, end, step), _ = writes  # epoch 1's last.ckpt, then the run's final one
+    trained_meanwhile = [s for t, s in StepTimes.seen if start < t < end]
+    assert step == 30 and trained_meanwhile and min(trained_meanwhile) == 31
+    held = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert held["state_dict"]["_extra_state"]["generator_steps"] == 60
+    assert not list((run_dir / "checkpoints").glob(".*partial"))
 
 
 class NaNAfter(torch.nn.Module):

@@ -3,8 +3,10 @@ stop on SIGINT/SIGTERM.
 
 last.ckpt is written after every epoch, every `every_n_minutes` and every
 `every_n_generator_steps` inside long epochs, and when a signal asks the run to stop; always
-to a temporary file first and then renamed, so a kill at any moment leaves a loadable
-last.ckpt at most one interval old. Each checkpoint carries what an exact resume needs beyond
+to a temporary file first, flushed and then renamed, so a kill at any moment leaves a loadable
+last.ckpt at most one interval old. The loop hands each checkpoint over as a copy and trains
+on while a worker thread writes it (run/background.py); the stop's save and the run's end wait
+for the write. Each checkpoint carries what an exact resume needs beyond
 Lightning's own state: the random states (run/random_states.py) and where in the epoch it was
 written (the datamodule's shuffle resumes from there). Reading checkpoints back is
 run/read_checkpoint.py's job; the signals' handling is run/signals.py's.
@@ -16,16 +18,34 @@ import shlex
 import shutil
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Checkpoint
+from lightning_utilities import apply_to_collection
 
+from gan_lightning.run.background import BackgroundWrites
 from gan_lightning.run.distributed import any_rank
 from gan_lightning.run.errors import ConfigError, Diverged, RunStopped, WriteFailed
 from gan_lightning.run.random_states import random_states, restore_random_states
 from gan_lightning.run.signals import StopSignals
+
+
+def snapshot(trainer: L.Trainer) -> dict:
+    """The run's full checkpoint (what trainer.save_checkpoint writes: nets, optimizers, loops,
+    callbacks), its tensors copied to the CPU so that training can go on while it is written."""
+    checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+    return apply_to_collection(checkpoint, torch.Tensor, lambda t: t.detach().to("cpu", copy=True))
+
+
+def write_checkpoint(checkpoint: dict, path: Path) -> None:
+    """`checkpoint` into `path`, flushed to the disk."""
+    with open(path, "wb") as file:
+        torch.save(checkpoint, file)
+        file.flush()
+        os.fsync(file.fileno())
 
 
 class SaveInterval:
@@ -60,6 +80,8 @@ class RunCheckpoint(Checkpoint):
         self._stopping = False
         self._cut_short = False
         self._restored_random_states: dict | None = None
+        self.writes = BackgroundWrites("checkpoint-writer")
+        self.kept_step = 0  # the generator step last.ckpt holds, once its write is complete
 
     @property
     def last_path(self) -> Path:
@@ -91,7 +113,8 @@ class RunCheckpoint(Checkpoint):
             restore_random_states(self._restored_random_states)
             self._restored_random_states = None
         self.interval.saved(pl_module.generator_steps)
-        self.signals.install(forward=getattr(trainer.strategy.launcher, "kill", None), kept=self._kept)
+        self.kept_step = pl_module.generator_steps  # a resumed run's last.ckpt holds this step
+        self.signals.install(forward=getattr(trainer.strategy.launcher, "kill", None), kept=self._stopped_at_once)
 
     # ---- when to write ------------------------------------------------------------------
 
@@ -103,7 +126,7 @@ class RunCheckpoint(Checkpoint):
         # epoch, so the checkpoint that lets a longer budget continue exactly is written here.
         self._cut_short = trainer.should_stop and not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
         if stop or interval_due or self._cut_short:
-            self.save(trainer, pl_module, "last")
+            self.save(trainer, pl_module, "last", wait=stop)
         # Stop before the next batch, not here: Lightning logs this step's scalars after this
         # hook, and the resumed run starts with the next step (no gap in the curves).
         self._stopping = stop
@@ -127,34 +150,46 @@ class RunCheckpoint(Checkpoint):
         if any_rank(trainer, self.signals.requested is not None)[0]:
             self._stop(trainer, pl_module)
 
-    def save(self, trainer: L.Trainer, pl_module: L.LightningModule, name: str) -> Path:
-        """Write checkpoints/<name>.ckpt atomically: a temporary file, flushed to disk, then renamed."""
+    def save(self, trainer: L.Trainer, pl_module: L.LightningModule, name: str, wait: bool = False) -> Path:
+        """Write checkpoints/<name>.ckpt atomically, in the background (done before returning with
+        `wait`): a copy of the state now, written to a temporary file, flushed, then renamed."""
         check = getattr(pl_module, "raise_if_diverged", None)
         if check is not None:
             check()  # never overwrite a good checkpoint with NaN weights
         path = self.dirpath / f"{name}.ckpt"
-        partial = self.dirpath / f".{name}.ckpt.partial"
-        try:
-            trainer.save_checkpoint(partial, weights_only=False)  # the full state: optimizers, loops, callbacks
-            if trainer.is_global_zero:
-                with open(partial, "rb+") as written:
-                    os.fsync(written.fileno())
-                os.replace(partial, path)
-        except OSError as err:
-            raise self._write_failed(path, err, pl_module) from err
-        finally:  # written and renamed, or failed (a full disk, a second Ctrl-C): no stray partial file
-            if trainer.is_global_zero:
-                partial.unlink(missing_ok=True)
+        checkpoint = snapshot(trainer)  # on every rank, as Lightning's own save: a strategy may gather
+        if trainer.is_global_zero:
+            self.writes.submit(partial(self._write, checkpoint, path, pl_module.generator_steps))
+            if wait:
+                self.writes.wait()
         trainer.strategy.barrier("RunCheckpoint.save")
         if name == "last":
             self.interval.saved(pl_module.generator_steps)
         return path
 
-    def _write_failed(self, path: Path, err: OSError, pl_module) -> WriteFailed:
+    def _write(self, checkpoint: dict, path: Path, generator_steps: int) -> None:
+        """The worker's job: a temporary file, flushed, then renamed (unless a second signal said
+        to stop without saving); a failure becomes WriteFailed's sentence."""
+        temporary = self.dirpath / f".{path.name}.partial"
+        try:
+            self.dirpath.mkdir(parents=True, exist_ok=True)
+            write_checkpoint(checkpoint, temporary)
+            if self.writes.cancelled.is_set():
+                return
+            os.replace(temporary, path)
+        except OSError as err:
+            raise self._write_failed(path, err, checkpoint) from err
+        finally:  # written and renamed, or failed (a full disk, a second Ctrl-C): no stray partial file
+            temporary.unlink(missing_ok=True)
+        if path == self.last_path:
+            self.kept_step = generator_steps
+
+    def _write_failed(self, path: Path, err: OSError, checkpoint: dict) -> WriteFailed:
         """One sentence: which file, how much space it needs and has, what is kept."""
         previous = self.last_path.stat().st_size if self.last_path.is_file() else None
-        needed = previous or 3 * sum(t.numel() * t.element_size() for t in pl_module.state_dict().values()
-                                     if isinstance(t, torch.Tensor))  # weights, and Adam's two moments
+        sizes = []
+        apply_to_collection(checkpoint, torch.Tensor, lambda t: sizes.append(t.numel() * t.element_size()))
+        needed = previous or sum(sizes)
         free = shutil.disk_usage(self.dirpath).free if self.dirpath.exists() else 0
         return WriteFailed(f"Could not write {path} ({err.strerror or err}): it needs about {needed / 1e6:.1f} MB "
                            f"and {free / 1e6:.1f} MB are free on that disk; {self._kept()}. Free some space, then "
@@ -162,20 +197,31 @@ class RunCheckpoint(Checkpoint):
 
     # ---- stopping -------------------------------------------------------------------------
 
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.writes.wait()  # the run's files are complete when it returns (a failed write stops it here)
+
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self.writes.wait(raise_errors=False)  # a write in flight holds a good state: let it land
         if isinstance(exception, Diverged) and self.last_path.is_file():
             exception.kept = self._kept().replace(" holds", " still holds", 1)
 
     def _kept(self) -> str:
         if not self.last_path.is_file():
             return "no checkpoint had been written yet"
-        return (f"{self.last_path} holds generator step {self.interval.steps_at_save} "
+        return (f"{self.last_path} holds generator step {self.kept_step} "
                 f"(resume={shlex.quote(str(self.dirpath.parent))} continues from it)")
 
+    def _stopped_at_once(self) -> str:
+        """A second signal: the write in flight is not committed; what last.ckpt holds then."""
+        self.writes.cancel()
+        return self._kept()
+
     def teardown(self, trainer, pl_module, stage: str) -> None:
+        self.writes.close()
         self.signals.uninstall()
 
     def _stop(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.writes.wait()
         raise RunStopped(f"Stopped by {self.signals.name} at generator step {pl_module.generator_steps} (epoch "
                          f"{trainer.current_epoch + 1}); {self.last_path} holds that step. Resume with: "
                          f"python -m gan_lightning resume={shlex.quote(str(self.dirpath.parent))}",

@@ -1,15 +1,26 @@
 """Fixed-noise sample grids: a PNG per epoch (and a final one) and a TensorBoard image."""
 
+import io
 from pathlib import Path
 
 import lightning as L
+import numpy as np
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger
-from torchvision.utils import make_grid, save_image
+from PIL import Image
+from torchvision.utils import make_grid
 
 from gan_lightning.nets.conditional import per_class
+from gan_lightning.run.background import BackgroundWrites
 
 # A conditional run's grid has one row per class, for this many classes at most.
 MAX_CLASS_ROWS = 10
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="png")
+    return buffer.getvalue()
 
 
 class SampleGrid(L.Callback):
@@ -18,12 +29,15 @@ class SampleGrid(L.Callback):
     The TensorBoard image's x-axis is the generator step (not trainer.global_step, which
     counts the critic's steps too). A conditional run's grid has one row per class (the
     first 10), each row the same `nrow` noise vectors: a class not learned shows as a bad row.
+    The loop only draws the grid; a worker thread encodes it once (PNG) for the file and
+    TensorBoard, and the run's end waits for it.
     """
 
     def __init__(self, dirpath: str, every_n_epochs: int = 1, nrow: int = 8):
         self.dirpath = Path(dirpath)
         self.every_n_epochs = every_n_epochs
         self.nrow = nrow
+        self.writes = BackgroundWrites("grid-writer")
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
@@ -32,6 +46,13 @@ class SampleGrid(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._write(trainer, pl_module, "final", to_tensorboard=False)
+        self.writes.wait()
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self.writes.wait(raise_errors=False)
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        self.writes.close()
 
     def _write(self, trainer, pl_module, name: str, to_tensorboard: bool) -> None:
         if not trainer.is_global_zero:
@@ -39,13 +60,22 @@ class SampleGrid(L.Callback):
         if pl_module.conditional:
             rows = min(pl_module.hparams.num_classes, MAX_CLASS_ROWS)
             noise, labels = per_class(pl_module.fixed_noise[:self.nrow], rows)
-            images = pl_module.sample(noise=noise, labels=labels).float().cpu()
+            images = pl_module.sample(noise=noise, labels=labels).float()
         else:
-            images = pl_module.sample(noise=pl_module.fixed_noise).float().cpu()
+            images = pl_module.sample(noise=pl_module.fixed_noise).float()
         grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
-        self.dirpath.mkdir(parents=True, exist_ok=True)
-        save_image(grid, self.dirpath / f"{name}.png")
-        if to_tensorboard:
-            for logger in trainer.loggers:
-                if isinstance(logger, TensorBoardLogger):
-                    logger.experiment.add_image("samples/fixed_noise", grid, global_step=pl_module.generator_steps)
+        # torchvision's save_image rounding, as (H, W, C) uint8 pixels
+        pixels = grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to("cpu", torch.uint8).numpy()
+        loggers = trainer.loggers if to_tensorboard else []
+        path, step = self.dirpath / f"{name}.png", pl_module.generator_steps
+        self.writes.submit(lambda: self._save(pixels, path, loggers, step))
+
+    def _save(self, pixels: np.ndarray, path: Path, loggers, step: int) -> None:
+        png = encode_png(pixels)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+        for logger in loggers:
+            if hasattr(logger, "log_png"):  # ours: the same PNG bytes
+                logger.log_png("samples/fixed_noise", png, pixels.shape, step)
+            elif isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image("samples/fixed_noise", pixels, step, dataformats="HWC")

@@ -24,6 +24,16 @@ class TensorBoardLogger(LightningTensorBoardLogger):
         self._kwargs["purge_step"] = step + 1
 
     @rank_zero_only
+    def log_png(self, tag: str, png: bytes, shape: tuple[int, int, int], step: int) -> None:
+        """An image already encoded as PNG, of (height, width, channels) `shape`: add_image without
+        encoding it a second time (the sample grid's file has the same bytes)."""
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        height, width, channels = shape
+        image = Summary.Image(height=height, width=width, colorspace=channels, encoded_image_string=png)
+        self.experiment._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
+    @rank_zero_only
     def log_hyperparams(self, params, metrics=None, step=None) -> None:
         if metrics is not None:
             return super().log_hyperparams(params, metrics, step)

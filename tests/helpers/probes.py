@@ -21,6 +21,17 @@ class EvaluationsOnDisk(L.Callback):
         EvaluationsOnDisk.seen.append([step for step, _ in read_scalars(log_dir).get("val/fid", [])])
 
 
+class StepTimes(L.Callback):
+    """When each generator step ended (time.monotonic()), in the order the run made them."""
+
+    seen: list[tuple[float, int]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        import time
+
+        StepTimes.seen.append((time.monotonic(), pl_module.generator_steps))
+
+
 # What makes the host wait for a GPU: a tensor read into Python, copied to the host, or given a
 # shape only its values decide. On a CPU nothing waits, so the calls themselves are counted.
 SYNCING = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__bool__, torch.Tensor.__float__,
