@@ -18,7 +18,11 @@ from gan_lightning.callbacks import GeneratorStepBudget
 from gan_lightning.loggers import RecordHparams
 from gan_lightning.run.command_line import check_command_line
 from gan_lightning.run.config_checks import check_config
-from gan_lightning.run.distributed import gan_strategy, refuse_relaunching_sweeps
+from gan_lightning.run.distributed import (
+    check_gpus_without_nvml_when_there_is_none,
+    gan_strategy,
+    refuse_relaunching_sweeps,
+)
 from gan_lightning.run.errors import ConfigError, RunStopped, one_line_errors
 from gan_lightning.run.quiet import quiet_library_noise
 from gan_lightning.run.read_checkpoint import check_resumable
@@ -67,6 +71,7 @@ def _refuse_single_image_batches(cfg: DictConfig, datamodule, model) -> None:
 def train(cfg: DictConfig) -> float | None:
     """Fit one run; returns its quality number (`hp_metric`, lower is better) for sweeps."""
     quiet_library_noise()
+    check_gpus_without_nvml_when_there_is_none()
     check_config(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True, verbose=False)  # the seed is in the config; no line of its own

@@ -64,6 +64,7 @@ def test_every_variant_trains_on_mnist5k_and_writes_its_run_dir(tmp_path, model)
         with Image.open(run_dir / "samples" / name) as grid:
             grid.load()
             assert grid.size == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)  # 8x8 grid of 28x28 with 2px padding
+            assert grid.mode == "L"  # grey digits, a grey PNG
 
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert len(ckpt["optimizer_states"]) == 2

@@ -192,3 +192,27 @@ def test_gpu_fp16_mixed_rpgan_r1_r2():
     assert trainer.precision_plugin.scaler is not None and model.generator_steps == 6
     assert all(torch.isfinite(v).all() for v in model._penalty_values.values()) and len(model._penalty_values) == 2
     assert all(not torch.equal(before[k].cuda(), v) for k, v in model.generator.named_parameters())
+
+
+def test_without_an_nvidia_driver_gpu_checks_use_the_runtimes_cached_answer(monkeypatch):
+    """Lightning's NVML-based GPU check retries loading NVML at each of Adam's steps where there is none."""
+    import os
+
+    from gan_lightning.run.distributed import check_gpus_without_nvml_when_there_is_none
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    check_gpus_without_nvml_when_there_is_none()
+    nvml = torch.cuda._device_count_nvml() >= 0
+    assert (os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1") == nvml
+    if not nvml:  # what an optimizer step asks, now answered without trying to load NVML again
+        import ctypes
+
+        loads = []
+        real_cdll = ctypes.CDLL
+        monkeypatch.setattr(ctypes, "CDLL", lambda name, *a, **k: loads.append(name) or real_cdll(name, *a, **k))
+        for _ in range(3):
+            torch.accelerator.current_accelerator(check_available=True)
+        assert loads == []
+        monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # the control: Lightning's setting retries
+        torch.accelerator.current_accelerator(check_available=True)
+        assert any("nvidia-ml" in str(name) for name in loads)

@@ -33,11 +33,22 @@ from gan_lightning.run.random_states import random_states, restore_random_states
 from gan_lightning.run.signals import StopSignals
 
 
-def snapshot(trainer: L.Trainer) -> dict:
-    """The run's full checkpoint (what trainer.save_checkpoint writes: nets, optimizers, loops,
-    callbacks), its tensors copied to the CPU so that training can go on while it is written."""
-    checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
-    return apply_to_collection(checkpoint, torch.Tensor, lambda t: t.detach().to("cpu", copy=True))
+def snapshot(checkpoint: dict, reuse: list[torch.Tensor]) -> tuple[dict, list[torch.Tensor]]:
+    """`checkpoint` with its tensors copied to the CPU, so that training can go on while it is
+    written, and the copies. The copies go into `reuse` (the previous snapshot's, already
+    written) where shapes match: fresh memory would cost page faults as large as the copy."""
+    spare, copies = iter(reuse), []
+
+    def copy(tensor: torch.Tensor) -> torch.Tensor:
+        old = next(spare, None)
+        if old is not None and old.shape == tensor.shape and old.dtype == tensor.dtype:
+            copied = old.copy_(tensor.detach())
+        else:
+            copied = tensor.detach().to("cpu", copy=True)
+        copies.append(copied)
+        return copied
+
+    return apply_to_collection(checkpoint, torch.Tensor, copy), copies
 
 
 def write_checkpoint(checkpoint: dict, path: Path) -> None:
@@ -81,6 +92,7 @@ class RunCheckpoint(Checkpoint):
         self._cut_short = False
         self._restored_random_states: dict | None = None
         self.writes = BackgroundWrites("checkpoint-writer")
+        self._copies: list[torch.Tensor] = []  # the last snapshot's tensors (see snapshot())
         self.kept_step = 0  # the generator step last.ckpt holds, once its write is complete
 
     @property
@@ -157,8 +169,12 @@ class RunCheckpoint(Checkpoint):
         if check is not None:
             check()  # never overwrite a good checkpoint with NaN weights
         path = self.dirpath / f"{name}.ckpt"
-        checkpoint = snapshot(trainer)  # on every rank, as Lightning's own save: a strategy may gather
+        # The full state, as trainer.save_checkpoint writes it (nets, optimizers, loops, callbacks);
+        # on every rank, as Lightning's own save: a strategy may gather.
+        checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
         if trainer.is_global_zero:
+            self.writes.wait()  # the previous copy is written: its memory takes this one
+            checkpoint, self._copies = snapshot(checkpoint, self._copies)
             self.writes.submit(partial(self._write, checkpoint, path, pl_module.generator_steps))
             if wait:
                 self.writes.wait()

@@ -18,8 +18,9 @@ MAX_CLASS_ROWS = 10
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
+    """(H, W, C) uint8 pixels, C 1 (grey) or 3, as a PNG file's bytes."""
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="png")
+    Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(buffer, format="png")
     return buffer.getvalue()
 
 
@@ -64,6 +65,8 @@ class SampleGrid(L.Callback):
         else:
             images = pl_module.sample(noise=pl_module.fixed_noise).float()
         grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
+        if images.shape[1] == 1:  # make_grid repeats one channel thrice: a grey PNG is a quarter of the work
+            grid = grid[:1]
         # torchvision's save_image rounding, as (H, W, C) uint8 pixels
         pixels = grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to("cpu", torch.uint8).numpy()
         loggers = trainer.loggers if to_tensorboard else []

@@ -179,18 +179,26 @@ class GANModule(L.LightningModule):
         divergence = self.objective.loss.divergence(real_scores, fake_scores, loss_d) * n
         self._divergence_sum = divergence if self._divergence_sum is None else self._divergence_sum + divergence
         self._divergence_images += n
-        # Step scalars only on the steps Lightning writes (every log_every_n_steps G steps): each
-        # self.log call costs Python bookkeeping, about a millisecond for the lot, on every step.
-        # Tensors go to self.log as they are: Lightning reads them only when it writes.
+        # Step scalars every log_every_n_steps G steps, and only then computed and read.
         if self.generator_steps % self._log_every_n_generator_steps:
             return
         scalars = {"loss_d": loss_d, "loss_g": loss_g, **self.objective.loss.monitor(real_scores, fake_scores, loss_d),
                    **self._penalty_values}
         del scalars["divergence"]
-        self.log_dict({**{f"train/{name}": value for name, value in scalars.items()},
-                       **{f"schedule/{name}": value for name, value in self._scheduled.items()}},
-                      on_step=True, on_epoch=False, batch_size=n)
-        self.log("step", float(self.generator_steps), on_step=True, on_epoch=False)
+        self._write_scalars({**{f"train/{name}": value for name, value in scalars.items()},
+                             **{f"schedule/{name}": value for name, value in self._scheduled.items()}})
+
+    def _write_scalars(self, scalars: dict[str, Tensor | float]) -> None:
+        """This G step's scalars, straight to the loggers (as Lightning writes self.log's: with the
+        epoch, then the logger's save) and into callback_metrics for callbacks that monitor them.
+        self.log's bookkeeping cost about a millisecond per logging step on a small net."""
+        trainer = self.trainer
+        values = {name: float(value) for name, value in scalars.items()}  # the logging step's host sync
+        trainer.callback_metrics.update({name: torch.tensor(value) for name, value in values.items()})
+        values["epoch"] = trainer.current_epoch
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=self.generator_steps)
+            logger.save()
 
     def epoch_divergence(self) -> Tensor | None:
         """The critic's divergence estimate averaged over this epoch's G steps so far (None before

@@ -8,6 +8,7 @@
   `ddp_spawn`, or a launcher that starts the processes itself (SLURM).
 """
 
+import os
 from collections.abc import Sequence
 
 import torch
@@ -22,6 +23,22 @@ UNUSED_PARAMETER_SAFE = {
     "ddp_fork": "ddp_fork_find_unused_parameters_true",
     "ddp_notebook": "ddp_notebook_find_unused_parameters_true",
 }
+
+
+def check_gpus_without_nvml_when_there_is_none() -> None:
+    """Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1: torch then asks NVML for GPUs, which leaves
+    forked processes able to use CUDA. Without an NVIDIA driver NVML never loads, torch tries
+    again at every check, and Adam checks at every optimizer step (0.07 ms each on the 2-core
+    CPU). With no driver there is no CUDA for a fork to spoil: the runtime's check, whose
+    answer is cached, is used instead (what torch falls back to when NVML fails anyway)."""
+    if os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") != "1":
+        return
+    try:
+        no_nvml = torch.cuda._device_count_nvml() < 0
+    except Exception:  # a private function: keep Lightning's setting if it moves
+        return
+    if no_nvml:
+        del os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"]
 
 
 def device_count(trainer_cfg: DictConfig) -> int:
