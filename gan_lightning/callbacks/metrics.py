@@ -24,6 +24,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from gan_lightning.loggers.write_now import write_now
 from gan_lightning.metrics.features import build_extractor, check_resize, resolve_feature
 from gan_lightning.metrics.quality import METRICS, QualityMeter, check_metrics
 from gan_lightning.run.errors import ConfigError, require_number
@@ -101,12 +102,8 @@ class QualityMetrics(L.Callback):
         values = self.evaluate(trainer, pl_module) if trainer.is_global_zero else None
         values = trainer.strategy.broadcast(values, src=0)  # every rank logs the same numbers
         # Straight to the loggers and flushed: a Ctrl-C during the epoch's checkpoint still keeps
-        # the evaluation (values logged through self.log wait for the epoch's end to be written).
-        for logger in trainer.loggers:
-            logger.log_metrics(values, step=pl_module.generator_steps)
-            logger.save()
-        for name, value in values.items():  # what best.ckpt and the run's return value read
-            trainer.callback_metrics[name] = torch.tensor(value)
+        # the evaluation; and into callback_metrics, what best.ckpt and the run's return value read.
+        write_now(trainer, values, pl_module.generator_steps)
         log.info("%s at %d generator steps; evaluated in %.1f s", summary(values), pl_module.generator_steps,
                  values["val/eval_seconds"])
 

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 import gan_lightning.models.schedule as schedules
+from gan_lightning.loggers.write_now import write_now
 from gan_lightning.models.compiled import compile_nets
 from gan_lightning.models.divergence import DivergenceWatch
 from gan_lightning.models.ema import EMA
@@ -185,20 +186,10 @@ class GANModule(L.LightningModule):
         scalars = {"loss_d": loss_d, "loss_g": loss_g, **self.objective.loss.monitor(real_scores, fake_scores, loss_d),
                    **self._penalty_values}
         del scalars["divergence"]
-        self._write_scalars({**{f"train/{name}": value for name, value in scalars.items()},
-                             **{f"schedule/{name}": value for name, value in self._scheduled.items()}})
-
-    def _write_scalars(self, scalars: dict[str, Tensor | float]) -> None:
-        """This G step's scalars, straight to the loggers (as Lightning writes self.log's: with the
-        epoch, then the logger's save) and into callback_metrics for callbacks that monitor them.
-        self.log's bookkeeping cost about a millisecond per logging step on a small net."""
-        trainer = self.trainer
-        values = {name: float(value) for name, value in scalars.items()}  # the logging step's host sync
-        trainer.callback_metrics.update({name: torch.tensor(value) for name, value in values.items()})
-        values["epoch"] = trainer.current_epoch
-        for logger in trainer.loggers:
-            logger.log_metrics(values, step=self.generator_steps)
-            logger.save()
+        named = {**{f"train/{name}": value for name, value in scalars.items()},
+                 **{f"schedule/{name}": value for name, value in self._scheduled.items()}}
+        write_now(self.trainer, {name: float(value) for name, value in named.items()},  # the logging step's host sync
+                  self.generator_steps, epoch=self.trainer.current_epoch)
 
     def epoch_divergence(self) -> Tensor | None:
         """The critic's divergence estimate averaged over this epoch's G steps so far (None before
