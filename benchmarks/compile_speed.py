@@ -10,7 +10,8 @@ warm-up is the time from the training start to the end of `--warmup` G steps (co
 happens there), the speed is G steps/s after it. The break-even run length is the number of G
 steps at which the compiled run's extra warm-up is repaid by its faster steps. `--bare` adds a
 plain PyTorch loop over the same nets, objective and optimizers (overhead.py's, without
-augmentation or schedules) eager and compiled, in the same minutes: what compiling can give at
+augmentation or schedules), an eager and a compiled copy taking turns every 10 G steps after
+their warm-up, so that a shared machine's drift slows both alike: what compiling can give at
 all on this machine, apart from the template.
 """
 
@@ -62,6 +63,28 @@ def run(case: str, steps: int, warmup: int, compile_: bool) -> tuple[float, floa
     return marks["warm"] - marks["start"], marks["steps"] / (marks["end"] - marks["warm"])
 
 
+def bare_pair(case: str, steps: int, warmup: int, segment: int = 10) -> tuple[float, float]:
+    """(eager, compiled) G steps/s of two bare loops of `case`'s nets, in turns of `segment` G steps."""
+    import overhead
+
+    loops = []
+    for compile_ in (False, True):
+        torch.manual_seed(0)
+        loops.append(overhead.BareLoop(CASES[case][0].removeprefix("model="), compile_))
+    for loop in loops:
+        for _ in range(warmup):
+            loop.step()
+    seconds = [0.0, 0.0]
+    for _ in range(max(1, steps // segment)):
+        for i, loop in enumerate(loops):
+            start = time.perf_counter()
+            for _ in range(segment):
+                loop.step()
+            seconds[i] += time.perf_counter() - start
+    eager, compiled = (max(1, steps // segment) * segment / s for s in seconds)
+    return eager, compiled
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -78,12 +101,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for case in args.cases:
         if args.bare:  # no warm-up columns: the bare loop's compilation happens inside its untimed warm-up
-            import overhead
-
-            torch.manual_seed(0)
-            eager = overhead.bare(case, args.steps, args.warmup)
-            torch.manual_seed(0)
-            compiled = overhead.bare(case, args.steps, args.warmup, compile_=True)
+            eager, compiled = bare_pair(case, args.steps, args.warmup)
             print(f"| {case}, bare loop | {eager:.1f} | {compiled:.1f} | {compiled / eager:.2f}x | | | |", flush=True)
         warm_eager, eager = run(case, args.steps, args.warmup, False)
         warm_compiled, compiled = run(case, args.steps, args.warmup, True)

@@ -43,15 +43,17 @@ class BareLoop:
     """A plain loop over the template's own nets, objective and optimizers for `model=<model>` (their
     forward passes through torch.compile with `compile_`, penalties eager as in the template)."""
 
-    def __init__(self, model: str, compile_: bool = False):
+    def __init__(self, model: str, compile_: bool = False, overrides: tuple[str, ...] = (), toggle: bool = False):
         with initialize_config_module("gan_lightning.conf", version_base="1.3"):
-            cfg = compose("config", overrides=[f"model={model}", *STATIC, "paths.output_dir=."])
+            cfg = compose("config", overrides=[f"model={model}", *STATIC, *overrides, "paths.output_dir=."])
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
         module = instantiate(cfg.model, image_shape=list(datamodule.image_shape),
                              net=OmegaConf.to_container(cfg.net), loss=cfg.loss.name,
                              reg=OmegaConf.to_container(cfg.reg), augment=OmegaConf.to_container(cfg.augment),
                              schedule=OmegaConf.to_container(cfg.schedule), _convert_="all")
+        if cfg.channels_last:
+            module.use_channels_last()
         self.generator, self.discriminator, self.objective = module.generator, module.discriminator, module.objective
         self.eager_discriminator = self.discriminator
         if compile_:
@@ -60,10 +62,19 @@ class BareLoop:
         self.images = to_signed_unit(datamodule.images)
         self.batch, self.latent, self.n_critic = datamodule.batch_size, module.hparams.latent_dim, module.hparams.n_critic
         self.order, self.cursor = torch.randperm(len(self.images)), 0
+        # toggle: each net's parameters frozen while the other one steps, as Lightning's optimizer
+        # toggling does in the template (no weight gradients for the net that does not step)
+        self.toggle = toggle
+
+    def _train_only(self, net: torch.nn.Module) -> None:
+        if self.toggle:
+            for other in (self.generator, self.discriminator):
+                other.requires_grad_(other is net)
 
     def step(self) -> None:
         """n_critic critic steps, each on its own batch, then one G step."""
         generator, discriminator, objective, batch = self.generator, self.discriminator, self.objective, self.batch
+        self._train_only(self.discriminator)
         for _ in range(self.n_critic):
             if self.cursor + batch > len(self.images):
                 self.order, self.cursor = torch.randperm(len(self.images)), 0
@@ -76,7 +87,11 @@ class BareLoop:
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-        loss_g = objective.loss.generator(discriminator(generator(torch.randn(batch, self.latent))))
+        self._train_only(self.generator)
+        fake_scores = discriminator(generator(torch.randn(batch, self.latent)))
+        # relativistic losses (rpgan, r3gan) score the fakes against the last critic batch's real images
+        loss_g = (objective.loss.generator(fake_scores, discriminator(real)) if objective.loss.pairs
+                  else objective.loss.generator(fake_scores))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

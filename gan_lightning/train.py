@@ -92,6 +92,8 @@ def train(cfg: DictConfig) -> float | None:
                         num_classes=len(class_names) if class_names else None, class_names=class_names,
                         _convert_="all")
     _refuse_single_image_batches(cfg, datamodule, model)
+    if cfg.get("channels_last"):
+        model.use_channels_last()
     if cfg.get("compile"):
         model.compile_when_fitting(cfg.get("compile_mode"))
     config_record = ConfigRecord(cfg)

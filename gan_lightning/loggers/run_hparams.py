@@ -10,8 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lightning.run.resume import flatten
 
 # Config keys beyond the model's hyperparameters that define a run; keys under a prefix all count.
-RUN_KEYS = ("seed", "conditional", "compile", "max_generator_steps", "data.", "trainer.", "callbacks.metrics.feature",
-            "callbacks.metrics.num_samples", "callbacks.metrics.metrics")
+RUN_KEYS = ("seed", "conditional", "channels_last", "compile", "max_generator_steps", "data.", "trainer.",
+            "callbacks.metrics.feature", "callbacks.metrics.num_samples", "callbacks.metrics.metrics")
 # ...but not these, which change nothing a run computes (or are the model's own, recorded already).
 NOT_RUN_KEYS = ("data._target_", "data.root", "data.num_workers", "data.cache_dir", "trainer._target_",
                 "trainer.default_root_dir", "trainer.enable_progress_bar", "trainer.enable_model_summary",

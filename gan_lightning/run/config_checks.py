@@ -89,7 +89,7 @@ def check_config(cfg: DictConfig) -> None:
     """Everything above, in the order a user reads the command line."""
     refuse_unknown_keys(cfg)
     check_seed(cfg.get("seed"))
-    for key in ("conditional", "compile"):
+    for key in ("conditional", "channels_last", "compile"):
         if not isinstance(cfg.get(key, False), bool):
             raise ConfigError(f"{key}={cfg[key]!r} must be true or false.")
     modes = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")

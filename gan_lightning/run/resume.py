@@ -27,7 +27,7 @@ MAY_CHANGE = ("trainer.max_epochs", "max_generator_steps", "trainer.enable_progr
               "callbacks.metrics.num_samples", "callbacks.metrics.batch_size", "callbacks.metrics.metrics",
               "callbacks.metrics.precision_recall_k", "callbacks.metrics.density_coverage_k",
               "callbacks.sample_grid.every_n_epochs", "data.num_workers", "resume", "ckpt_path", "paths.", "logger.",
-              "compile", "compile_mode")
+              "channels_last", "compile", "compile_mode")
 
 
 # WGAN's and WGAN-GP's keyword arguments from before the reg group; older checkpoints carry them.

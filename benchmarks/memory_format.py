@@ -1,0 +1,74 @@
+"""Does `channels_last=true` pay? The template's nets in NCHW and in NHWC order, taking turns.
+
+    python benchmarks/memory_format.py                    # every case below, 120 G steps each
+    python benchmarks/memory_format.py quickstart --steps 300
+
+Two bare loops of the very nets, objective and optimizers the template builds for a case
+(overhead.py's BareLoop, each net frozen while the other steps, as Lightning's optimizer
+toggling does in the template): one with `channels_last=false`, one with `channels_last=true`.
+After `--warmup` G steps of each they take turns every `--segment` G steps, so that a shared
+machine's drift slows both alike, and the script prints G steps/s of each and their ratio.
+The template adds the same few milliseconds a step to either (overhead.py), so the ratio is
+what a run gains.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+CASES = {
+    "quickstart": ("quickstart", ()),  # the front door: DCGAN at half width, 32-pixel digits
+    "dcgan": ("dcgan", ()),
+    "wgan_gp": ("wgan_gp", ()),
+    "r3gan": ("r3gan", ()),
+    "resnet": ("quickstart", ("net=resnet", "net.g_features=32", "net.d_features=32")),
+}
+
+
+def turns(case: str, steps: int, warmup: int, segment: int) -> tuple[float, float]:
+    """(NCHW, NHWC) G steps/s of `case`'s nets, in turns of `segment` G steps."""
+    import overhead
+
+    model, overrides = CASES[case]
+    loops = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        loops.append(overhead.BareLoop(model, overrides=(*overrides, f"channels_last={str(channels_last).lower()}"),
+                                       toggle=True))
+    for loop in loops:
+        for _ in range(warmup):
+            loop.step()
+    rounds, seconds = max(1, steps // segment), [0.0, 0.0]
+    for _ in range(rounds):
+        for i, loop in enumerate(loops):
+            start = time.perf_counter()
+            for _ in range(segment):
+                loop.step()
+            seconds[i] += time.perf_counter() - start
+    nchw, nhwc = (rounds * segment / s for s in seconds)
+    return nchw, nhwc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("cases", nargs="*", default=list(CASES), help=f"of {', '.join(CASES)}")
+    parser.add_argument("--steps", type=int, default=120, help="timed G steps of each")
+    parser.add_argument("--warmup", type=int, default=10, help="G steps of each before timing")
+    parser.add_argument("--segment", type=int, default=10, help="G steps per turn")
+    args = parser.parse_args()
+    sys.path.insert(0, os.path.dirname(__file__))
+    print(f"mnist5k, {torch.get_num_threads()} threads; {args.steps} G steps of each after {args.warmup} of warm-up, "
+          f"in turns of {args.segment}\n")
+    print("| case | NCHW G steps/s | NHWC G steps/s (channels_last=true) | speed-up |")
+    print("|---|---:|---:|---:|")
+    for case in args.cases:
+        nchw, nhwc = turns(case, args.steps, args.warmup, args.segment)
+        print(f"| {case} | {nchw:.2f} | {nhwc:.2f} | {nhwc / nchw:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

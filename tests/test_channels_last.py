@@ -1,0 +1,44 @@
+"""channels_last=true (the default): the convolutions' weights train in NHWC memory order, the
+checkpoint reads back anywhere (the sampling CLI, a run with it off), and a run may resume with
+it switched either way; channels_last=false keeps PyTorch's NCHW order."""
+
+import torch
+
+from conftest import run_cli
+
+TINY = ("model=dcgan", "net.g_features=4", "net.d_features=4", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+        "trainer.enable_progress_bar=false", "callbacks.metrics.feature=null", "data.batch_size=8")
+
+
+def conv_weights(run_dir) -> dict[str, torch.Tensor]:
+    """The checkpoint's 4-D weights of more than one input channel (where NCHW and NHWC differ),
+    with the strides they trained with (torch.save keeps them)."""
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    return {key: value for key, value in state.items() if torch.is_tensor(value) and value.dim() == 4
+            and value.shape[1] > 1 and value.shape[2:] != (1, 1)}
+
+
+def test_the_nets_train_in_nhwc_order_and_resume_in_nchw_order(tmp_path):
+    run_cli(*TINY, "hydra.run.dir=run", cwd=tmp_path)  # the default: channels_last=true
+    run_dir = tmp_path / "run"
+    weights = conv_weights(run_dir)
+    assert {key.split(".")[0] for key in weights} == {"generator", "discriminator"}
+    assert all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in weights.values())
+
+    run_cli(f"resume={run_dir}", "trainer.max_epochs=2", "channels_last=false", cwd=tmp_path)
+    resumed = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed["state_dict"]["_extra_state"]["generator_steps"] == 6
+    assert all(w.is_contiguous() for w in conv_weights(run_dir).values())
+    run_cli(f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", "n=4", f"out={tmp_path / 'grid.png'}", cwd=tmp_path,
+            module="gan_lightning.sample")
+    assert (tmp_path / "grid.png").is_file()
+
+
+def test_the_ema_generator_is_nhwc_too_and_its_checkpoint_samples(tmp_path):
+    run_cli(*TINY, "model.ema_decay=0.9", "hydra.run.dir=run", cwd=tmp_path)
+    run_dir = tmp_path / "run"
+    ema = {key: w for key, w in conv_weights(run_dir).items() if key.startswith("generator_ema.")}
+    assert ema and all(w.is_contiguous(memory_format=torch.channels_last) for w in ema.values())
+    run_cli(f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", "n=4", f"out={tmp_path / 'grid.png'}", cwd=tmp_path,
+            module="gan_lightning.sample")
+    assert (tmp_path / "grid.png").is_file()
