@@ -10,11 +10,11 @@ import sys
 import hydra
 import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import Checkpoint, ProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import Checkpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from gan_lightning.callbacks import GeneratorStepBudget
+from gan_lightning.callbacks import EpochProgressBar, GeneratorStepBudget
 from gan_lightning.loggers import RecordHparams
 from gan_lightning.run.command_line import check_command_line
 from gan_lightning.run.config_checks import check_config
@@ -32,7 +32,6 @@ from gan_lightning.run.signals import stop_at_once
 from gan_lightning.run.sweep import in_sweep, job_dirname, job_finished, stop_report
 
 log = logging.getLogger(__name__)
-PROGRESS_REFRESH_BATCHES = 10
 OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)  # hydra.sweep.subdir
 
 
@@ -118,9 +117,7 @@ def train(cfg: DictConfig) -> float | None:
     progress_bar = cfg.trainer.get("enable_progress_bar")
     if ((not multirun) if progress_bar is None else progress_bar) and not any(
             isinstance(c, ProgressBar) for c in callbacks):
-        # Lightning's bar redraws, with every logged value, after each batch: several ms a step for a
-        # small net, more than the step itself. Every 10th batch reads the same.
-        callbacks.append(TQDMProgressBar(refresh_rate=PROGRESS_REFRESH_BATCHES))
+        callbacks.append(EpochProgressBar())
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                           strategy=gan_strategy(cfg.trainer),
                           # no checkpoint callback configured (callbacks=none): no checkpoints at all,

@@ -131,6 +131,13 @@ def test_a_resumed_run_continues_where_it_stopped(tmp_path):
     assert [s for s, _ in read_scalars(second / "tensorboard")["train/loss_g"]] == [3, 4]
 
 
+def test_the_progress_bar_counts_epochs_from_one_as_the_grids_and_messages_do(tmp_path):
+    proc = run_cli("model=gan", "trainer.max_epochs=2", "trainer.limit_train_batches=3", "callbacks.metrics.feature=null",
+                   "trainer.enable_progress_bar=true", "hydra.run.dir=run", cwd=tmp_path)
+    assert "Epoch 1/2" in proc.stdout and "Epoch 2/2" in proc.stdout and "Epoch 0" not in proc.stdout  # (tqdm: stdout)
+    assert {"epoch_0001.png", "epoch_0002.png"} <= {p.name for p in (tmp_path / "run" / "samples").iterdir()}
+
+
 def test_a_missing_checkpoint_to_resume_is_named(tmp_path):
     proc = run_cli("ckpt_path=nowhere/last.ckpt", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path, check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
