@@ -126,6 +126,9 @@ CASES = {
     "r3gan's cardinality": (lambda t, run: ["model=r3gan", "net.cardinality=3"], "net.cardinality=3 does not divide"),
     "compile not a bool": (lambda t, run: ["compile=yes"], "compile='yes' must be true or false."),
     "channels_last not a bool": (lambda t, run: ["channels_last=1"], "channels_last=1 must be true or false."),
+    "channels_last null": (lambda t, run: ["channels_last=null"], "channels_last=null must be true or false."),
+    "channels_last quoted": (lambda t, run: ["channels_last='true'"],
+                             "channels_last='true' must be true or false (without quotes: quoted, it is text)."),
     "unknown compile mode": (lambda t, run: ["compile=true", "compile_mode=fast"],
                              "compile_mode='fast' is not a torch.compile mode: use one of default, reduce-overhead"),
     # metrics (metrics/quality.py)

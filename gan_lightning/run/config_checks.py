@@ -6,7 +6,7 @@ from functools import cache
 from importlib.resources import files
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from gan_lightning.run.errors import ConfigError, require_number
 
@@ -32,6 +32,15 @@ def refuse_unknown_keys(cfg: DictConfig) -> None:
         hint = f"did you mean {' or '.join(f'{m}={cfg[key]}' for m in meant)}?" if meant else (
             "no config group has it; python -m gan_lightning --cfg job shows every key.")
         raise ConfigError(f"{key}={cfg[key]} is not a key gan_lightning reads, so it would be ignored: {hint}")
+
+
+def as_typed(value) -> str:
+    """`value` spelled as on the command line: null, true, [true, 2], 'text'."""
+    if value is None or isinstance(value, bool):
+        return str(value).lower().replace("none", "null")
+    if isinstance(value, (list, tuple, ListConfig)):
+        return "[" + ", ".join(as_typed(item) for item in value) + "]"
+    return repr(value)
 
 
 def check_seed(seed) -> None:
@@ -90,8 +99,10 @@ def check_config(cfg: DictConfig) -> None:
     refuse_unknown_keys(cfg)
     check_seed(cfg.get("seed"))
     for key in ("conditional", "channels_last", "compile"):
-        if not isinstance(cfg.get(key, False), bool):
-            raise ConfigError(f"{key}={cfg[key]!r} must be true or false.")
+        value = cfg.get(key, False)
+        if not isinstance(value, bool):
+            text = " (without quotes: quoted, it is text)" if str(value).lower() in ("true", "false") else ""
+            raise ConfigError(f"{key}={as_typed(value)} must be true or false{text}.")
     modes = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
     if cfg.get("compile_mode") is not None and cfg.compile_mode not in modes:
         raise ConfigError(f"compile_mode={cfg.compile_mode!r} is not a torch.compile mode: use one of "
