@@ -63,25 +63,15 @@ def run(case: str, steps: int, warmup: int, compile_: bool) -> tuple[float, floa
     return marks["warm"] - marks["start"], marks["steps"] / (marks["end"] - marks["warm"])
 
 
-def bare_pair(case: str, steps: int, warmup: int, segment: int = 10) -> tuple[float, float]:
-    """(eager, compiled) G steps/s of two bare loops of `case`'s nets, in turns of `segment` G steps."""
+def bare_pair(case: str, steps: int, warmup: int) -> tuple[float, float]:
+    """(eager, compiled) G steps/s of two bare loops of `case`'s nets, taking turns."""
     import overhead
 
     loops = []
     for compile_ in (False, True):
         torch.manual_seed(0)
         loops.append(overhead.BareLoop(CASES[case][0].removeprefix("model="), compile_))
-    for loop in loops:
-        for _ in range(warmup):
-            loop.step()
-    seconds = [0.0, 0.0]
-    for _ in range(max(1, steps // segment)):
-        for i, loop in enumerate(loops):
-            start = time.perf_counter()
-            for _ in range(segment):
-                loop.step()
-            seconds[i] += time.perf_counter() - start
-    eager, compiled = (max(1, steps // segment) * segment / s for s in seconds)
+    eager, compiled = overhead.take_turns(loops, steps, warmup)
     return eager, compiled
 
 

@@ -15,7 +15,6 @@ what a run gains.
 import argparse
 import os
 import sys
-import time
 
 import torch
 
@@ -38,17 +37,7 @@ def turns(case: str, steps: int, warmup: int, segment: int) -> tuple[float, floa
         torch.manual_seed(0)
         loops.append(overhead.BareLoop(model, overrides=(*overrides, f"channels_last={str(channels_last).lower()}"),
                                        toggle=True))
-    for loop in loops:
-        for _ in range(warmup):
-            loop.step()
-    rounds, seconds = max(1, steps // segment), [0.0, 0.0]
-    for _ in range(rounds):
-        for i, loop in enumerate(loops):
-            start = time.perf_counter()
-            for _ in range(segment):
-                loop.step()
-            seconds[i] += time.perf_counter() - start
-    nchw, nhwc = (rounds * segment / s for s in seconds)
+    nchw, nhwc = overhead.take_turns(loops, steps, warmup, segment)
     return nchw, nhwc
 
 

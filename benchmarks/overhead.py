@@ -97,6 +97,22 @@ class BareLoop:
         self.opt_g.step()
 
 
+def take_turns(loops: list[BareLoop], steps: int, warmup: int, segment: int = 10) -> list[float]:
+    """G steps/s of each of `loops`: `warmup` G steps of each, then turns of `segment` G steps until
+    each made `steps` (rounded to a whole turn), so that a shared machine's drift slows all alike."""
+    for loop in loops:
+        for _ in range(warmup):
+            loop.step()
+    rounds, seconds = max(1, steps // segment), [0.0] * len(loops)
+    for _ in range(rounds):
+        for i, loop in enumerate(loops):
+            start = time.perf_counter()
+            for _ in range(segment):
+                loop.step()
+            seconds[i] += time.perf_counter() - start
+    return [rounds * segment / s for s in seconds]
+
+
 def bare(model: str, steps: int, warmup: int, compile_: bool = False) -> float:
     """G steps/s of the bare loop alone, after `warmup` G steps."""
     loop = BareLoop(model, compile_)
