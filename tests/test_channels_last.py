@@ -3,6 +3,7 @@ checkpoint reads back anywhere (the sampling CLI, a run with it off), and a run 
 it switched either way; channels_last=false keeps PyTorch's NCHW order."""
 
 import torch
+import yaml
 
 from conftest import run_cli
 
@@ -29,6 +30,9 @@ def test_the_nets_train_in_nhwc_order_and_resume_in_nchw_order(tmp_path):
     resumed = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["state_dict"]["_extra_state"]["generator_steps"] == 6
     assert all(w.is_contiguous() for w in conv_weights(run_dir).values())
+    # what the run records says what trained last (Lightning would keep the first part's hparams.yaml)
+    recorded = yaml.safe_load((run_dir / "tensorboard" / "hparams.yaml").read_text())
+    assert recorded["channels_last"] is False and recorded["trainer"]["max_epochs"] == 2
     run_cli(f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", "n=4", f"out={tmp_path / 'grid.png'}", cwd=tmp_path,
             module="gan_lightning.sample")
     assert (tmp_path / "grid.png").is_file()

@@ -1,7 +1,10 @@
 """TensorBoard logging: Lightning's logger without its placeholder hp_metric point, whose hparams
 tab shows each run's final metrics beside hp_metric."""
 
+from pathlib import Path
+
 from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
+from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
@@ -44,3 +47,6 @@ class TensorBoardLogger(LightningTensorBoardLogger):
         writer = self.experiment._get_file_writer()
         for summary in hparams(flat, dict.fromkeys(HPARAMS_METRICS, 0.0)):  # declares the metrics, logs no point
             writer.add_summary(summary, step)
+        # Lightning writes hparams.yaml only where there is none yet: a resume that switched a key
+        # (resume=RUN_DIR channels_last=false) would leave the first part's values in it.
+        save_hparams_to_yaml(Path(self.log_dir) / self.NAME_HPARAMS_FILE, self.hparams)
