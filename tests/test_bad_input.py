@@ -126,6 +126,9 @@ CASES = {
     "r3gan's cardinality": (lambda t, run: ["model=r3gan", "net.cardinality=3"], "net.cardinality=3 does not divide"),
     "compile not a bool": (lambda t, run: ["compile=yes"], "compile='yes' must be true or false."),
     "channels_last not a bool": (lambda t, run: ["channels_last=1"], "channels_last=1 must be true or false."),
+    "a plus on a key that is there": (lambda t, run: ["+channels_last=true"],
+                                      "+channels_last=true adds channels_last, which is there already: set it "
+                                      "without the plus, channels_last=true."),
     "channels_last null": (lambda t, run: ["channels_last=null"], "channels_last=null must be true or false."),
     "channels_last quoted": (lambda t, run: ["channels_last='true'"],
                              "channels_last='true' must be true or false (without quotes: quoted, it is text)."),

@@ -205,12 +205,16 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
 
 def refuse_unknown_top_level_keys(overrides: list[str]) -> None:
     """`lr=1e-3` gets Hydra's "Could not override 'lr'... use +lr=1e-3", and `+lr` would be
-    ignored: one sentence naming the key that was probably meant instead."""
-    from gan_lightning.run.config_checks import known_top_level_keys
+    ignored: one sentence naming the key that was probably meant instead. `+seed=1` (a plus on a
+    key that is there) gets Hydra's three lines: one sentence too."""
+    from gan_lightning.run.config_checks import known_top_level_keys, top_level_values
 
     known = known_top_level_keys()
     for override in overrides:
         key = override.split("=", 1)[0]
+        if key.startswith("+") and not key.startswith("++") and key[1:] in top_level_values():
+            raise ConfigError(f"{override} adds {key[1:]}, which is there already: set it without the plus, "
+                              f"{override[1:]}.")
         if override.startswith("-") or "=" not in override or "." in key or "/" in key or key.lstrip("+~") in known:
             continue
         name = key.lstrip("+~")

@@ -14,13 +14,19 @@ SEED_LIMIT = 2**32  # numpy's seeds, which seed_everything sets too
 
 
 @cache
+def top_level_values() -> frozenset[str]:
+    """The keys of conf/config.yaml that hold a value (seed, channels_last, ...), not a group."""
+    return frozenset(OmegaConf.load(files("gan_lightning.conf") / "config.yaml")) - {"defaults"}
+
+
+@cache
 def known_top_level_keys() -> frozenset[str]:
     """The groups and keys of conf/config.yaml, and Hydra's own (read once: the command line's
     check and the composed config's both ask)."""
     config = OmegaConf.to_container(OmegaConf.load(files("gan_lightning.conf") / "config.yaml"))
     groups = {next(iter(entry)).split("@")[0].removeprefix("optional ").strip() if isinstance(entry, dict) else entry
               for entry in config.pop("defaults")}
-    return frozenset({*groups, *config, "hydra"} - {"_self_"})
+    return frozenset({*groups, *top_level_values(), "hydra"} - {"_self_"})
 
 
 def refuse_unknown_keys(cfg: DictConfig) -> None:
