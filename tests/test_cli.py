@@ -1,5 +1,9 @@
 """The real entry point, `python -m gan_lightning`, run as a user runs it (from another directory)."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from PIL import Image
@@ -136,6 +140,18 @@ def test_the_progress_bar_counts_epochs_from_one_as_the_grids_and_messages_do(tm
                    "trainer.enable_progress_bar=true", "hydra.run.dir=run", cwd=tmp_path)
     assert "Epoch 1/2" in proc.stdout and "Epoch 2/2" in proc.stdout and "Epoch 0" not in proc.stdout  # (tqdm: stdout)
     assert {"epoch_0001.png", "epoch_0002.png"} <= {p.name for p in (tmp_path / "run" / "samples").iterdir()}
+
+
+@pytest.mark.slow  # a real process: the in-process runner silences warnings
+def test_epochs_shorter_than_the_logging_interval_still_log_and_are_not_warned_about(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONWARNINGS"}
+    proc = subprocess.run([sys.executable, "-m", "gan_lightning", "model=gan", "trainer.max_epochs=4",
+                           "trainer.limit_train_batches=3", "callbacks.metrics.feature=null",
+                           "trainer.enable_progress_bar=false", "hydra.run.dir=run"],  # 12 G steps, every 10th logs
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [step for step, _ in read_scalars(tmp_path / "run" / "tensorboard")["train/loss_g"]] == [10]
+    assert "logging interval" not in proc.stdout + proc.stderr  # Lightning: "...set a lower value"
 
 
 def test_a_missing_checkpoint_to_resume_is_named(tmp_path):

@@ -17,6 +17,10 @@ def quiet_library_noise() -> None:
     # Lightning 2.6's own pytree helper still builds torch's deprecated LeafSpec.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                             category=FutureWarning)
+    # Epochs shorter than the logging interval: step scalars are written every log_every_n_steps
+    # generator steps of the run, not of each epoch, so they do appear (Lightning says they would not).
+    warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging "
+                            r"interval")
     # An advertisement for a cloud logger, printed at every run.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropMessages("💡 Tip: For seamless cloud"))
     # logger=mlflow's first run in a store: the experiment is made, as it should be.
