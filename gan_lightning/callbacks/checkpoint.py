@@ -12,6 +12,7 @@ written (the datamodule's shuffle resumes from there). Reading checkpoints back 
 run/read_checkpoint.py's job; the signals' handling is run/signals.py's.
 """
 
+import contextlib
 import math
 import os
 import shlex
@@ -25,7 +26,6 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Checkpoint
 from lightning_utilities import apply_to_collection
-from torch.utils.serialization import config as serialization_config
 
 from gan_lightning.run.background import BackgroundWrites
 from gan_lightning.run.distributed import any_rank
@@ -52,10 +52,21 @@ def snapshot(checkpoint: dict, reuse: list[torch.Tensor]) -> tuple[dict, list[to
     return apply_to_collection(checkpoint, torch.Tensor, copy), copies
 
 
+def without_crc32() -> contextlib.AbstractContextManager:
+    """torch.save without the zip's CRC-32s, where torch can (2.6 and later): torch.load never
+    checks them, and they were 40% of a checkpoint write's CPU time, taken from training's cores."""
+    try:
+        from torch.utils.serialization import config
+    except ImportError:
+        return contextlib.nullcontext()
+    if not hasattr(config.save, "compute_crc32"):
+        return contextlib.nullcontext()
+    return config.patch({"save.compute_crc32": False})
+
+
 def write_checkpoint(checkpoint: dict, path: Path) -> None:
-    """`checkpoint` into `path`, flushed to the disk. Without the zip's CRC-32s: torch.load never
-    checks them, and they were 40% of a write's CPU time, taken from training's cores."""
-    with open(path, "wb") as file, serialization_config.patch({"save.compute_crc32": False}):
+    """`checkpoint` into `path`, flushed to the disk."""
+    with open(path, "wb") as file, without_crc32():
         torch.save(checkpoint, file)
         file.flush()
         os.fsync(file.fileno())
