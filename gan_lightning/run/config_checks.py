@@ -14,18 +14,21 @@ SEED_LIMIT = 2**32  # numpy's seeds, which seed_everything sets too
 
 
 @cache
+def _config_yaml() -> dict:
+    """conf/config.yaml, read once: the command line's checks and the composed config's all ask."""
+    return OmegaConf.to_container(OmegaConf.load(files("gan_lightning.conf") / "config.yaml"))
+
+
 def top_level_values() -> frozenset[str]:
     """The keys of conf/config.yaml that hold a value (seed, channels_last, ...), not a group."""
-    return frozenset(OmegaConf.load(files("gan_lightning.conf") / "config.yaml")) - {"defaults"}
+    return frozenset(_config_yaml()) - {"defaults"}
 
 
 @cache
 def known_top_level_keys() -> frozenset[str]:
-    """The groups and keys of conf/config.yaml, and Hydra's own (read once: the command line's
-    check and the composed config's both ask)."""
-    config = OmegaConf.to_container(OmegaConf.load(files("gan_lightning.conf") / "config.yaml"))
+    """The groups and keys of conf/config.yaml, and Hydra's own."""
     groups = {next(iter(entry)).split("@")[0].removeprefix("optional ").strip() if isinstance(entry, dict) else entry
-              for entry in config.pop("defaults")}
+              for entry in _config_yaml()["defaults"]}
     return frozenset({*groups, *top_level_values(), "hydra"} - {"_self_"})
 
 
@@ -42,8 +45,10 @@ def refuse_unknown_keys(cfg: DictConfig) -> None:
 
 def as_typed(value) -> str:
     """`value` spelled as on the command line: null, true, [true, 2], 'text'."""
-    if value is None or isinstance(value, bool):
-        return str(value).lower().replace("none", "null")
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, (list, tuple, ListConfig)):
         return "[" + ", ".join(as_typed(item) for item in value) + "]"
     return repr(value)
