@@ -24,6 +24,7 @@ from gan_lightning.run.distributed import (
     refuse_relaunching_sweeps,
 )
 from gan_lightning.run.errors import ConfigError, RunStopped, one_line_errors
+from gan_lightning.run.no_profiler import NoProfiler
 from gan_lightning.run.quiet import quiet_library_noise
 from gan_lightning.run.read_checkpoint import check_resumable
 from gan_lightning.run.record import TrainingStarted
@@ -120,6 +121,7 @@ def train(cfg: DictConfig) -> float | None:
         callbacks.append(EpochProgressBar())
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                           strategy=gan_strategy(cfg.trainer),
+                          **({} if cfg.trainer.get("profiler") else {"profiler": NoProfiler()}),
                           # no checkpoint callback configured (callbacks=none): no checkpoints at all,
                           # rather than Lightning's default epoch=N-step=M.ckpt
                           enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),

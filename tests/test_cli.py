@@ -142,6 +142,14 @@ def test_the_progress_bar_counts_epochs_from_one_as_the_grids_and_messages_do(tm
     assert {"epoch_0001.png", "epoch_0002.png"} <= {p.name for p in (tmp_path / "run" / "samples").iterdir()}
 
 
+@pytest.mark.slow  # a real process: Lightning's logger holds the stderr it found at import
+def test_a_profiler_asked_for_reports_the_callbacks_hooks(tmp_path):
+    # without one the run's profiler is a no-op (run/no_profiler.py), as Lightning enters it ~100 times a G step
+    proc = run_cli("model=gan", "trainer.max_epochs=1", "trainer.limit_train_batches=3", "callbacks.metrics.feature=null",
+                   "+trainer.profiler=simple", "hydra.run.dir=run", cwd=tmp_path, process=True)
+    assert "FIT Profiler Report" in proc.stderr and "[Callback]RunCheckpoint.on_train_epoch_end" in proc.stderr
+
+
 @pytest.mark.slow  # a real process: the in-process runner silences warnings
 def test_epochs_shorter_than_the_logging_interval_still_log_and_are_not_warned_about(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "PYTHONWARNINGS"}

@@ -36,6 +36,16 @@ from gan_lightning.objective.penalties import clip_weights
 log = logging.getLogger(__name__)
 
 
+def adam(params, **options) -> torch.optim.Adam:
+    """Adam with one fused kernel per weight where the device has it (CPU and CUDA since torch 2.4):
+    the same update, 3x faster than the default loop on a CPU (benchmarks/optimizer_step.py), and
+    its step counter stays on the device, so a step reads nothing back to the host."""
+    params = list(params)
+    fused = torch.__version__ >= "2.4" and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
+                                                for p in params)
+    return torch.optim.Adam(params, fused=fused or None, **options)
+
+
 class GANModule(L.LightningModule):
     # The conf/model/<preset>.yaml whose values fill whatever the constructor is not given.
     preset = "gan"
@@ -214,7 +224,7 @@ class GANModule(L.LightningModule):
         hp = self.hparams
         if hp.optimizer == "rmsprop":
             return torch.optim.RMSprop(net.parameters(), lr=hp.lr)
-        return torch.optim.Adam(net.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2))
+        return adam(net.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2))
 
     def on_fit_start(self) -> None:
         self._compile_nets()

@@ -40,19 +40,14 @@ SYNCING = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__bool__, torch.
 
 
 class _SyncCounter(TorchFunctionMode):
-    def __init__(self, optimizers) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.optimizers = optimizers
         self.calls: list[str] = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func in SYNCING and not (args and self._host_resident(args[0])):
+        if func in SYNCING:
             self.calls.append(func.__name__)
         return func(*args, **(kwargs or {}))
-
-    def _host_resident(self, tensor) -> bool:
-        """An optimizer's step counter: a CPU tensor on every device (unless capturable), read by Adam."""
-        return any(tensor is state.get("step") for optimizer in self.optimizers for state in optimizer.state.values())
 
 
 class HostSyncs(L.Callback):
@@ -67,7 +62,7 @@ class HostSyncs(L.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._close(trainer, pl_module)
-        self._counter = _SyncCounter(trainer.optimizers)
+        self._counter = _SyncCounter()
         self._counter.__enter__()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
