@@ -43,7 +43,9 @@ class ImageTensorDataset(Dataset):
         return self.images[index] if self.labels is None else (self.images[index], self.labels[index])
 
     def __getitems__(self, indices: list[int]) -> Tensor | tuple[Tensor, Tensor]:
-        return self[torch.as_tensor(indices)]
+        index = torch.as_tensor(indices)  # index_select: 5x faster than images[index] on a CPU
+        images = self.images.index_select(0, index)
+        return images if self.labels is None else (images, self.labels.index_select(0, index))
 
 
 def _already_batched(batch: Tensor) -> Tensor:
