@@ -2,6 +2,7 @@
 checkpoint reads back anywhere (the sampling CLI, a run with it off), and a run may resume with
 it switched either way; channels_last=false keeps PyTorch's NCHW order."""
 
+import pytest
 import torch
 import yaml
 
@@ -46,3 +47,34 @@ def test_the_ema_generator_is_nhwc_too_and_its_checkpoint_samples(tmp_path):
     run_cli(f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", "n=4", f"out={tmp_path / 'grid.png'}", cwd=tmp_path,
             module="gan_lightning.sample")
     assert (tmp_path / "grid.png").is_file()
+
+
+@pytest.mark.parametrize("saved_nhwc", [False, True])
+def test_adam_moments_saved_in_the_other_order_step_the_weights_as_before(saved_nhwc):
+    # resume channels_last=<switched>: the checkpoint's moments come in the other memory order, which
+    # torch's fused CPU Adam would pair with the wrong elements
+    from gan_lightning.models.base import adam
+
+    def layout(tensor, nhwc):
+        return tensor.contiguous(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
+
+    grads = torch.Generator().manual_seed(1)
+    start = torch.nn.Parameter(torch.randn(16, 8, 4, 4, generator=grads))
+    before = adam([start], lr=1e-3, betas=(0.5, 0.999))
+    for _ in range(3):
+        start.grad = torch.randn(16, 8, 4, 4, generator=grads)
+        before.step()
+    saved = before.state_dict()
+    steps = [torch.randn(16, 8, 4, 4, generator=grads) for _ in range(5)]
+    weights = []
+    for nhwc, optimizer in ((saved_nhwc, lambda w: torch.optim.Adam(w, lr=1e-3, betas=(0.5, 0.999), foreach=False)),
+                            (not saved_nhwc, lambda w: adam(w, lr=1e-3, betas=(0.5, 0.999)))):
+        weight = torch.nn.Parameter(layout(start.detach().clone(), nhwc))
+        resumed = optimizer([weight])
+        resumed.load_state_dict({**saved, "state": {0: {key: layout(value.clone(), saved_nhwc) if value.dim() == 4 else value.clone()
+                                                        for key, value in saved["state"][0].items()}}})
+        for grad in steps:
+            weight.grad = layout(grad, nhwc)
+            resumed.step()
+        weights.append(weight.detach().contiguous())
+    assert torch.allclose(weights[0], weights[1], atol=1e-6)
