@@ -121,7 +121,7 @@ def train(cfg: DictConfig) -> float | None:
         callbacks.append(EpochProgressBar())
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                           strategy=gan_strategy(cfg.trainer),
-                          **({} if cfg.trainer.get("profiler") else {"profiler": NoProfiler()}),
+                          profiler=cfg.trainer.get("profiler") or NoProfiler(),
                           # no checkpoint callback configured (callbacks=none): no checkpoints at all,
                           # rather than Lightning's default epoch=N-step=M.ckpt
                           enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
@@ -130,8 +130,9 @@ def train(cfg: DictConfig) -> float | None:
     refuse_relaunching_sweeps(trainer, multirun)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume.path if resume else None)
-    log.info("finished: %d generator steps, %d critic steps; outputs in %s",
-             model.generator_steps, model.critic_steps, cfg.paths.output_dir)
+    if trainer.is_global_zero:
+        log.info("finished: %d generator steps, %d critic steps; outputs in %s",
+                 model.generator_steps, model.critic_steps, cfg.paths.output_dir)
     # hp_metric is the metrics callback's; without that callback, the critic's divergence estimate
     metric = trainer.callback_metrics.get("hp_metric", trainer.callback_metrics.get("train/divergence"))
     return None if metric is None else float(metric)

@@ -146,7 +146,7 @@ def test_the_progress_bar_counts_epochs_from_one_as_the_grids_and_messages_do(tm
 def test_a_profiler_asked_for_reports_the_callbacks_hooks(tmp_path):
     # without one the run's profiler is a no-op (run/no_profiler.py), as Lightning enters it ~100 times a G step
     proc = run_cli("model=gan", "trainer.max_epochs=1", "trainer.limit_train_batches=3", "callbacks.metrics.feature=null",
-                   "+trainer.profiler=simple", "hydra.run.dir=run", cwd=tmp_path, process=True)
+                   "trainer.profiler=simple", "hydra.run.dir=run", cwd=tmp_path, process=True)
     assert "FIT Profiler Report" in proc.stderr and "[Callback]RunCheckpoint.on_train_epoch_end" in proc.stderr
 
 

@@ -110,6 +110,19 @@ def test_bf16_mixed_trains_the_generator(cls):
     assert all(changed)  # every G parameter received a gradient (Lightning #19517 starves them)
 
 
+@pytest.mark.parametrize("precision, dtype", [("bf16-true", torch.bfloat16), ("64-true", torch.float64)])
+def test_a_true_precision_trains_evaluates_samples_and_resumes_in_its_dtype(tmp_path, precision, dtype):
+    # the nets in bf16 or float64: real batches, the metrics' samples and the sampling CLI's noise follow them
+    run_cli("model=dcgan", "net.g_features=4", "net.d_features=4", f"trainer.precision={precision}", *SHORT,
+            "hydra.run.dir=run", cwd=tmp_path)
+    assert "val/fid" in read_scalars(tmp_path / "run" / "tensorboard")
+    weights = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    assert weights["generator.net.0.weight"].dtype == dtype
+    run_cli("resume=run", "trainer.max_epochs=2", cwd=tmp_path)
+    run_cli("ckpt=run/checkpoints/last.ckpt", "n=4", "out=grid.png", cwd=tmp_path, module="gan_lightning.sample")
+    assert (tmp_path / "grid.png").is_file()
+
+
 def test_a_skipped_fp16_step_keeps_the_schedule(tmp_path):
     from lightning.pytorch.plugins.precision import MixedPrecision
 

@@ -104,8 +104,9 @@ class QualityMetrics(L.Callback):
         # Straight to the loggers and flushed: a Ctrl-C during the epoch's checkpoint still keeps
         # the evaluation; and into callback_metrics, what best.ckpt and the run's return value read.
         write_now(trainer, values, pl_module.generator_steps)
-        log.info("%s at %d generator steps; evaluated in %.1f s", summary(values), pl_module.generator_steps,
-                 values["val/eval_seconds"])
+        if trainer.is_global_zero:  # (one line, not one per DDP rank)
+            log.info("%s at %d generator steps; evaluated in %.1f s", summary(values), pl_module.generator_steps,
+                     values["val/eval_seconds"])
 
     def evaluate(self, trainer, pl_module) -> dict[str, float]:
         start = time.perf_counter()

@@ -96,7 +96,7 @@ class QualityMeter:
         for start in range(0, num_samples, self.batch_size):
             count = min(self.batch_size, num_samples - start)
             images = sample(count) if labels is None else sample(count, labels=labels[start:start + count])
-            chunks.append(self.extractor(images))
+            chunks.append(self.extractor(images.float()))  # (bf16 or float64 under a "-true" precision)
         fake = torch.cat(chunks)
         values = {}
         self.fid.update(fake, real=False)

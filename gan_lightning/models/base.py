@@ -160,6 +160,7 @@ class GANModule(L.LightningModule):
         # Conditional: each fake is drawn for its real partner's label, so D sees the data's
         # class frequencies on both sides and a penalty's real-fake pairs share their label.
         real, labels = batch if self.conditional else (batch, None)
+        real = real.to(self.dtype)  # the nets' own dtype under trainer.precision=bf16-true or 64-true (else a no-op)
         n = real.shape[0]
         if self.schedule is not None:
             self._follow_schedule()
@@ -348,7 +349,7 @@ class GANModule(L.LightningModule):
         was_training = generator.training
         generator.eval()
         try:
-            return with_labels(generator, noise.to(self.device), labels)
+            return with_labels(generator, noise.to(self.device, self.dtype), labels)
         finally:
             generator.train(was_training)
 

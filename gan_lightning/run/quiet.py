@@ -21,6 +21,8 @@ def quiet_library_noise() -> None:
     # generator steps of the run, not of each epoch, so they do appear (Lightning says they would not).
     warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging "
                             r"interval")
+    # trainer.precision=bf16-mixed: the model summary sizes the weights as float32, which they are.
+    warnings.filterwarnings("ignore", message=r"Precision \S+ is not supported by the model summary")
     # An advertisement for a cloud logger, printed at every run.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropMessages("💡 Tip: For seamless cloud"))
     # logger=mlflow's first run in a store: the experiment is made, as it should be.

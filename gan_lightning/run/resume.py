@@ -19,7 +19,7 @@ from gan_lightning.run.errors import ConfigError
 from gan_lightning.run.read_checkpoint import read_checkpoint
 
 # What a resume may change: the budget, and keys that do not change the trained weights
-# (display, logging and checkpoint intervals, the loggers, the metrics' interval, sample count and
+# (display, logging and checkpoint intervals, the loggers, the profiler, the metrics' interval, sample count and
 # choice, data-loader workers, where things are written).
 MAY_CHANGE = ("trainer.max_epochs", "max_generator_steps", "trainer.enable_progress_bar",
               "trainer.enable_model_summary", "trainer.log_every_n_steps", "callbacks.checkpoint.every_n_minutes",
@@ -27,7 +27,7 @@ MAY_CHANGE = ("trainer.max_epochs", "max_generator_steps", "trainer.enable_progr
               "callbacks.metrics.num_samples", "callbacks.metrics.batch_size", "callbacks.metrics.metrics",
               "callbacks.metrics.precision_recall_k", "callbacks.metrics.density_coverage_k",
               "callbacks.sample_grid.every_n_epochs", "data.num_workers", "resume", "ckpt_path", "paths.", "logger.",
-              "channels_last", "compile", "compile_mode")
+              "channels_last", "compile", "compile_mode", "trainer.profiler")
 
 
 # WGAN's and WGAN-GP's keyword arguments from before the reg group; older checkpoints carry them.
