@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import importlib
 import io
+import logging
 import os
 import statistics
 import sys
@@ -172,8 +173,11 @@ def interleaved(model: str, steps: int, warmup: int, segment: int) -> tuple[floa
         sys.argv = ["gan_lightning", f"model={model}", *STATIC, f"max_generator_steps={steps + warmup}",
                     "trainer.max_epochs=-1", f"hydra.run.dir={run_dir}",
                     "+callbacks.timer._target_=overhead.Interleave"]
+        quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # "GPU available: ..." amid the table
+        level, _ = quiet.level, quiet.setLevel(logging.WARNING)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             main()
+        quiet.setLevel(level)
     return timer.bare_steps / timer.bare_seconds, timer.steps / timer.seconds
 
 

@@ -102,7 +102,6 @@ def train(cfg: DictConfig) -> float | None:
             resume.refuse_changes(config_record.config, model.hparams)
         check_resumable(resume.checkpoint, resume.path, model, datamodule)
         resume.refuse_if_finished(cfg)
-        log.info("Resuming from %s at generator step %d.", resume.path, resume.generator_steps)
 
     callbacks = [*_instantiate_all(cfg.get("callbacks")), TrainingStarted(), config_record]
     if cfg.get("max_generator_steps") is not None:
@@ -128,6 +127,8 @@ def train(cfg: DictConfig) -> float | None:
                           # null = on for a single run, off in sweeps (one job's bar per line floods the log)
                           enable_progress_bar=(not multirun) if progress_bar is None else progress_bar)
     refuse_relaunching_sweeps(trainer, multirun)
+    if resume is not None:  # (said once every check has passed: a refused resume never says it)
+        log.info("Resuming from %s at generator step %d.", resume.path, resume.generator_steps)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume.path if resume else None)
     if trainer.is_global_zero:
