@@ -97,10 +97,14 @@ def test_resume_accepts_what_does_not_change_the_run_and_names_what_would(run_di
             "callbacks.metrics.num_samples=100")
     run_cli(f"resume={run_dir}", "trainer.max_epochs=3", *same, "trainer.profiler=simple", cwd=tmp_path)
     assert steps(run_dir) == 24
-    # the profiler the resume added (now in the run's overrides.yaml) may be switched off again
+    # the profiler the resume added (now in the run's overrides.yaml) may be switched off again, or undone
     run_cli(f"resume={run_dir}", "trainer.max_epochs=4", "trainer.profiler=null", cwd=tmp_path)
     assert steps(run_dir) == 32
-    proc = run_cli(f"resume={run_dir}", "trainer.max_epochs=5", "data.batch_size=8", "model.beta1=0.9", cwd=tmp_path,
+    run_cli(f"resume={run_dir}", "trainer.max_epochs=5", "trainer.profiler=simple", cwd=tmp_path)
+    run_cli(f"resume={run_dir}", "trainer.max_epochs=6", "~trainer.profiler", cwd=tmp_path)
+    assert steps(run_dir) == 48
+    assert "profiler" not in (run_dir / ".hydra" / "overrides.yaml").read_text()
+    proc = run_cli(f"resume={run_dir}", "trainer.max_epochs=7", "data.batch_size=8", "model.beta1=0.9", cwd=tmp_path,
                    check=False)
     assert proc.returncode == 2
     assert "data.batch_size: 16 -> 8" in proc.stderr and "model.beta1: 0.5 -> 0.9" in proc.stderr

@@ -51,9 +51,12 @@ def expand_resume(arguments: list[str]) -> list[str]:
     others = [a for a in arguments if a not in resumes]
     if any(a.startswith("-") for a in others):
         raise ConfigError(f"resume= continues one run and takes no flags ({' '.join(a for a in others if a.startswith('-'))}).")
-    new_keys = {override_key(a) for a in others}
-    kept = [o for o in OmegaConf.to_container(OmegaConf.load(saved / "overrides.yaml"))
-            if override_key(o) not in (*REPLACED_KEYS, *new_keys)]
+    saved_overrides = OmegaConf.to_container(OmegaConf.load(saved / "overrides.yaml"))
+    # ~KEY for a key the run's own overrides set (trainer.profiler=simple) undoes that override
+    undone = {override_key(o) for o in saved_overrides} & {a[1:].split("=", 1)[0] for a in others if a.startswith("~")}
+    others = [a for a in others if not (a.startswith("~") and a[1:].split("=", 1)[0] in undone)]
+    new_keys = {override_key(a) for a in others} | undone
+    kept = [o for o in saved_overrides if override_key(o) not in (*REPLACED_KEYS, *new_keys)]
     hydra_overrides = OmegaConf.load(saved / "hydra.yaml").hydra.overrides.hydra
     kept += [o for o in hydra_overrides if override_key(o) not in REPLACED_KEYS
              and not override_key(o).startswith("hydra.sweep")]
