@@ -12,7 +12,6 @@ The template adds the same few milliseconds a step to either (overhead.py), so t
 what a run gains.
 """
 
-import argparse
 import os
 import sys
 
@@ -42,21 +41,10 @@ def turns(case: str, steps: int, warmup: int, segment: int) -> tuple[float, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("cases", nargs="*", default=list(CASES), help=f"of {', '.join(CASES)}")
-    parser.add_argument("--steps", type=int, default=120, help="timed G steps of each")
-    parser.add_argument("--warmup", type=int, default=10, help="G steps of each before timing")
-    parser.add_argument("--segment", type=int, default=10, help="G steps per turn")
-    args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))
-    print(f"mnist5k, {torch.get_num_threads()} threads; {args.steps} G steps of each after {args.warmup} of warm-up, "
-          f"in turns of {args.segment}\n")
-    print("| case | NCHW G steps/s | NHWC G steps/s (channels_last=true) | speed-up |")
-    print("|---|---:|---:|---:|")
-    for case in args.cases:
-        nchw, nhwc = turns(case, args.steps, args.warmup, args.segment)
-        print(f"| {case} | {nchw:.2f} | {nhwc:.2f} | {nhwc / nchw:.2f}x |", flush=True)
+    import overhead
+
+    overhead.turns_table(__doc__, CASES, 120, ("NCHW G steps/s", "NHWC G steps/s (channels_last=true)"), turns)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ with the template's fused Adams. After `--warmup` G steps of each they take turn
 steps/s of each and their ratio. (On a GPU torch's default is the `foreach` update, not the loop.)
 """
 
-import argparse
 import os
 import sys
 
@@ -43,21 +42,10 @@ def turns(model: str, steps: int, warmup: int, segment: int) -> tuple[float, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("models", nargs="*", default=list(CASES), help="model presets (Adam ones)")
-    parser.add_argument("--steps", type=int, default=200, help="timed G steps of each")
-    parser.add_argument("--warmup", type=int, default=10, help="G steps of each before timing")
-    parser.add_argument("--segment", type=int, default=10, help="G steps per turn")
-    args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))
-    print(f"mnist5k, {torch.get_num_threads()} threads, torch {torch.__version__}; {args.steps} G steps of each "
-          f"after {args.warmup} of warm-up, in turns of {args.segment}\n")
-    print("| model | default Adam G steps/s | fused Adam G steps/s | speed-up |")
-    print("|---|---:|---:|---:|")
-    for model in args.models:
-        default, fused = turns(model, args.steps, args.warmup, args.segment)
-        print(f"| {model} | {default:.2f} | {fused:.2f} | {fused / default:.2f}x |", flush=True)
+    import overhead
+
+    overhead.turns_table(__doc__, CASES, 200, ("default Adam G steps/s", "fused Adam G steps/s"), turns)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,26 @@ def take_turns(loops: list[BareLoop], steps: int, warmup: int, segment: int = 10
     return [rounds * segment / s for s in seconds]
 
 
+def turns_table(doc: str, cases, steps: int, columns: tuple[str, str], turns) -> None:
+    """The command line and table of a script that compares two bare loops per case, taking turns
+    (memory_format.py, optimizer_step.py): `turns(case, steps, warmup, segment)` gives the two
+    loops' G steps/s, headed `columns`; the table adds their ratio."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("cases", nargs="*", default=list(cases), help=f"of {', '.join(cases)}")
+    parser.add_argument("--steps", type=int, default=steps, help="timed G steps of each")
+    parser.add_argument("--warmup", type=int, default=10, help="G steps of each before timing")
+    parser.add_argument("--segment", type=int, default=10, help="G steps per turn")
+    args = parser.parse_args()
+    print(f"mnist5k, {torch.get_num_threads()} threads, torch {torch.__version__}; {args.steps} G steps of each "
+          f"after {args.warmup} of warm-up, in turns of {args.segment}\n")
+    print(f"| case | {columns[0]} | {columns[1]} | speed-up |")
+    print("|---|---:|---:|---:|")
+    for case in args.cases:
+        first, second = turns(case, args.steps, args.warmup, args.segment)
+        print(f"| {case} | {first:.2f} | {second:.2f} | {second / first:.2f}x |", flush=True)
+
+
 def bare(model: str, steps: int, warmup: int, compile_: bool = False) -> float:
     """G steps/s of the bare loop alone, after `warmup` G steps."""
     loop = BareLoop(model, compile_)
@@ -174,10 +194,13 @@ def interleaved(model: str, steps: int, warmup: int, segment: int) -> tuple[floa
                     "trainer.max_epochs=-1", f"hydra.run.dir={run_dir}",
                     "+callbacks.timer._target_=overhead.Interleave"]
         quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # "GPU available: ..." amid the table
-        level, _ = quiet.level, quiet.setLevel(logging.WARNING)
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            main()
-        quiet.setLevel(level)
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                main()
+        finally:
+            quiet.setLevel(level)
     return timer.bare_steps / timer.bare_seconds, timer.steps / timer.seconds
 
 

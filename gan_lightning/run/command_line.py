@@ -53,8 +53,8 @@ def expand_resume(arguments: list[str]) -> list[str]:
         raise ConfigError(f"resume= continues one run and takes no flags ({' '.join(a for a in others if a.startswith('-'))}).")
     saved_overrides = OmegaConf.to_container(OmegaConf.load(saved / "overrides.yaml"))
     # ~KEY for a key the run's own overrides set (trainer.profiler=simple) undoes that override
-    undone = {override_key(o) for o in saved_overrides} & {a[1:].split("=", 1)[0] for a in others if a.startswith("~")}
-    others = [a for a in others if not (a.startswith("~") and a[1:].split("=", 1)[0] in undone)]
+    undone = {override_key(o) for o in saved_overrides} & {override_key(a) for a in others if a.startswith("~")}
+    others = [a for a in others if not (a.startswith("~") and override_key(a) in undone)]
     new_keys = {override_key(a) for a in others} | undone
     kept = [o for o in saved_overrides if override_key(o) not in (*REPLACED_KEYS, *new_keys)]
     hydra_overrides = OmegaConf.load(saved / "hydra.yaml").hydra.overrides.hydra
