@@ -12,7 +12,9 @@ steps at which the compiled run's extra warm-up is repaid by its faster steps. `
 plain PyTorch loop over the same nets, objective and optimizers (overhead.py's, without
 augmentation or schedules), an eager and a compiled copy taking turns every 10 G steps after
 their warm-up, so that a shared machine's drift slows both alike: what compiling can give at
-all on this machine, apart from the template.
+all on this machine, apart from the template. `--ceiling` profiles the bare eager loop
+(torch.profiler) and prints the share of its time in the kernels torch.compile calls as they are
+(convolutions, matrix products) and the most compiling could then give, were all the rest free.
 """
 
 import argparse
@@ -27,7 +29,7 @@ import time
 import lightning as L
 import torch
 
-CASES = {"dcgan": ["model=dcgan"], "quickstart": ["model=quickstart"],
+CASES = {"dcgan": ["model=dcgan"], "quickstart": ["model=quickstart"], "gan": ["model=gan"], "wgan_gp": ["model=wgan_gp"],
          "r3gan": ["model=r3gan", "schedule.steps=1000"]}
 
 
@@ -75,6 +77,28 @@ def bare_pair(case: str, steps: int, warmup: int) -> tuple[float, float]:
     return eager, compiled
 
 
+# The ops Inductor leaves to their library kernels (oneDNN, cuBLAS/cuDNN): compiling cannot speed them up.
+LIBRARY_KERNELS = ("convolution", "conv_transpose", "addmm", "aten::mm", "aten::bmm", "matmul", "linear")
+
+
+def library_share(case: str, steps: int = 20, warmup: int = 5) -> float:
+    """The share of a bare eager loop's self CPU time spent in LIBRARY_KERNELS, over `steps` G steps."""
+    import overhead
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    loop = overhead.BareLoop(CASES[case][0].removeprefix("model="))
+    for _ in range(warmup):
+        loop.step()
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(steps):
+            loop.step()
+    events = profiler.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    return sum(event.self_cpu_time_total for event in events
+               if any(name in event.key for name in LIBRARY_KERNELS)) / total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -82,8 +106,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="timed G steps per run")
     parser.add_argument("--warmup", type=int, default=30, help="G steps before timing (compilation)")
     parser.add_argument("--bare", action="store_true", help="also a bare loop of the same nets, eager and compiled")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="only the share of library kernels in a bare eager step and the speed-up it leaves room for")
     args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))
+    if args.ceiling:
+        print(f"{torch.get_num_threads()} threads, torch {torch.__version__}: bare eager loop, 20 G steps profiled\n")
+        print("| model | time in convolutions and matrix products | most that compiling the rest can give |")
+        print("|---|---:|---:|")
+        for case in args.cases:
+            share = library_share(case)
+            print(f"| {case} | {share:.0%} | {1 / share:.2f}x |", flush=True)
+        return
     print(f"mnist5k, metrics off, {torch.get_num_threads()} threads; {args.steps} G steps timed after "
           f"{args.warmup} of warm-up\n")
     print("| model | eager G steps/s | compiled G steps/s | speed-up | warm-up eager (s) | warm-up compiled (s) "

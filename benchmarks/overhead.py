@@ -37,7 +37,7 @@ from gan_lightning.data import to_signed_unit
 
 MODELS = ("gan", "dcgan", "wgan_gp")
 EXTRA = os.environ.get("OVERHEAD_EXTRA", "").split()
-STATIC = ["callbacks.metrics.feature=null", "data=mnist5k", *EXTRA]
+STATIC = [*(["callbacks.metrics.feature=null"] if "callbacks=none" not in EXTRA else []), "data=mnist5k", *EXTRA]
 
 
 class BareLoop:

@@ -5,7 +5,8 @@ or clipping, DiffAugment, spectral norm. A variant is a preset of those pieces (
 conf/model/<preset>.yaml) and may override the hooks `discriminator_loss`, `generator_loss`,
 `penalty` and `after_critic_step` for an idea of its own. The rooms beside this one hold the
 rest: the preset and its checks (hparams.py), the EMA generator (ema.py), values that change
-with the step (schedule.py), the divergence watch (divergence.py), class labels (labels.py).
+with the step (schedule.py), the divergence watch (divergence.py), class labels (labels.py),
+backward passes and steps without Lightning's hook calls when none listens (direct_steps.py).
 
 With `num_classes` (conditional=true) batches are (images, labels): G draws each fake for its
 real partner's label, D scores every image against its label (a projection D), and the
@@ -21,6 +22,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+import gan_lightning.models.direct_steps as direct_steps
 import gan_lightning.models.schedule as schedules
 from gan_lightning.loggers.write_now import write_now
 from gan_lightning.models.compiled import compile_nets
@@ -113,6 +115,7 @@ class GANModule(L.LightningModule):
         self._divergence_images = 0
         # compile=true: torch.compile wrappers of G and D (compiled.py), not submodules: {} when eager.
         self._compiled: dict[str, torch.nn.Module] = {}
+        self._direct_steps = False  # set as training starts (direct_steps.py)
 
     # ---- the objective's pieces, as hooks a variant may override -----------------------
 
@@ -176,8 +179,8 @@ class GANModule(L.LightningModule):
             if penalty is not None:
                 loss_d = loss_d + penalty
             opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(loss_d)
-            opt_d.step()
+            self._backward(loss_d)
+            self._step(opt_d)
         self.after_critic_step()
         self.critic_steps += 1
         if self.critic_steps % self.hparams.n_critic:
@@ -190,14 +193,26 @@ class GANModule(L.LightningModule):
             else:  # (a variant's own generator_loss may take the fake scores only)
                 loss_g = self.generator_loss(fake_scores_g)
             opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(loss_g)
-            opt_g.step()
+            self._backward(loss_g)
+            self._step(opt_g)
         self.generator_steps += 1
         if self.ema is not None:
             self.ema.update(self.generator, self.generator_steps, images=n * self.trainer.world_size)
         real_scores, fake_scores, loss_d, loss_g = (t.detach() for t in (real_scores, fake_scores, loss_d, loss_g))
         self.divergence_watch.observe(self.generator_steps, real_scores, fake_scores, loss_d, loss_g)
         self._log_step(loss_d, loss_g, real_scores, fake_scores)
+
+    def _backward(self, loss: Tensor) -> None:
+        if self._direct_steps:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
+
+    def _step(self, optimizer) -> None:
+        if self._direct_steps:
+            direct_steps.optimizer_step(optimizer)
+        else:
+            optimizer.step()
 
     def _log_step(self, loss_d: Tensor, loss_g: Tensor, real_scores: Tensor, fake_scores: Tensor) -> None:
         # The critic's divergence estimate is averaged over the epoch: summed here (tensor adds,
@@ -256,6 +271,8 @@ class GANModule(L.LightningModule):
         # interpolates) on every GPU: offset the stream by rank so each draws its own.
         if self.trainer.world_size > 1:
             torch.manual_seed(torch.initial_seed() + self.global_rank)
+        # Lightning's backward and optimizer-step wrappers, unless they would only call hooks nobody defines
+        self._direct_steps = direct_steps.direct_steps_allowed(self.trainer, self)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # The divergence watch is read where Lightning reads the logged values anyway (the

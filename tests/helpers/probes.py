@@ -77,3 +77,33 @@ class HostSyncs(L.Callback):
         logged = generator_stepped and pl_module.generator_steps % every == 0
         HostSyncs.batches.append((pl_module.generator_steps, logged, self._counter.calls))
         self._counter = None
+
+
+class GradientReader(L.Callback):
+    """Listens where a gradient-logging callback would: how often each hook is called, and whether
+    every weight about to step has its gradient by on_before_optimizer_step."""
+
+    calls: dict[str, int] = {}
+    gradients_ready: list[bool] = []
+
+    def on_after_backward(self, trainer, pl_module) -> None:
+        GradientReader.calls["on_after_backward"] = GradientReader.calls.get("on_after_backward", 0) + 1
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        GradientReader.calls["on_before_optimizer_step"] = GradientReader.calls.get("on_before_optimizer_step", 0) + 1
+        GradientReader.gradients_ready.append(all(weight.grad is not None for group in optimizer.param_groups
+                                                  for weight in group["params"]))
+
+
+class StepsTaken(L.Callback):
+    """At the training's end: whether the module stepped directly (models/direct_steps.py), Lightning's
+    count of optimizer steps and a copy of the weights."""
+
+    direct: bool | None = None
+    global_step = 0
+    weights: dict[str, torch.Tensor] = {}
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        StepsTaken.direct, StepsTaken.global_step = pl_module._direct_steps, trainer.global_step
+        StepsTaken.weights = {name: value.clone() for name, value in pl_module.state_dict().items()
+                              if torch.is_tensor(value)}
