@@ -118,7 +118,7 @@ def turns_table(doc: str, cases, steps: int, columns: tuple[str, str], turns) ->
     """The command line and table of a script that compares two bare loops per case, taking turns
     (memory_format.py, optimizer_step.py): `turns(case, steps, warmup, segment)` gives the two
     loops' G steps/s, headed `columns`; the table adds their ratio."""
-    parser = argparse.ArgumentParser(description=doc.split("\n")[0],
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0].replace("\n", " "),
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("cases", nargs="*", default=list(cases), help=f"of {', '.join(cases)}")
     parser.add_argument("--steps", type=int, default=steps, help="timed G steps of each")
@@ -205,7 +205,7 @@ def interleaved(model: str, steps: int, warmup: int, segment: int) -> tuple[floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "),
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("models", nargs="*", default=list(MODELS), help="model presets")
     parser.add_argument("--steps", type=int, default=2000, help="timed G steps of each loop per run")

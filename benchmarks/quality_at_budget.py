@@ -145,7 +145,7 @@ def train_and_measure(name: str, seed: int, seconds: int, out: str, train: bool 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "),
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("candidates", nargs="*", default=list(CANDIDATES), metavar="candidate",
                         help=f"recipes to train, by name (default: all): {', '.join(CANDIDATES)}")
