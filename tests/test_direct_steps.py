@@ -12,11 +12,13 @@ TINY = ("model=gan", "net.g_hidden=[16]", "net.d_hidden=[16]", "data.batch_size=
 
 
 def test_steps_go_direct_unless_a_hook_listens_and_train_the_same_weights(tmp_path):
+    from collections import Counter
+
     from helpers.probes import GradientReader, StepsTaken
 
     run_cli(*TINY, "hydra.run.dir=direct", cwd=tmp_path)
     direct, direct_steps, direct_weights = StepsTaken.direct, StepsTaken.global_step, StepsTaken.weights
-    GradientReader.calls, GradientReader.gradients_ready = {}, []
+    GradientReader.calls, GradientReader.gradients_ready = Counter(), []
     run_cli(*TINY, "+callbacks.reader._target_=helpers.probes.GradientReader", "hydra.run.dir=hooked", cwd=tmp_path)
 
     assert direct is True and StepsTaken.direct is False

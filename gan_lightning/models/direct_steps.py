@@ -25,8 +25,7 @@ def direct_steps_allowed(trainer: L.Trainer, module: L.LightningModule) -> bool:
     """Whether Lightning's backward and optimizer-step wrappers would only call hooks nobody defines."""
     if type(trainer.strategy) is not SingleDeviceStrategy or type(trainer.precision_plugin) is not Precision:
         return False
-    if is_overridden("backward", module, L.LightningModule) or any(
-            is_overridden(hook, module, L.LightningModule) for hook in HOOKS):
+    if any(is_overridden(hook, module, L.LightningModule) for hook in ("backward", *HOOKS)):
         return False
     if any(is_overridden(hook, callback, L.Callback) for callback in trainer.callbacks for hook in HOOKS):
         return False

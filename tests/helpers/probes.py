@@ -1,6 +1,7 @@
 """Callbacks a test adds to a real run (`+callbacks.probe._target_=helpers.probes.<Name>`) to
 look at it while it runs."""
 
+from collections import Counter
 from pathlib import Path
 
 import lightning as L
@@ -83,14 +84,14 @@ class GradientReader(L.Callback):
     """Listens where a gradient-logging callback would: how often each hook is called, and whether
     every weight about to step has its gradient by on_before_optimizer_step."""
 
-    calls: dict[str, int] = {}
+    calls: Counter[str] = Counter()
     gradients_ready: list[bool] = []
 
     def on_after_backward(self, trainer, pl_module) -> None:
-        GradientReader.calls["on_after_backward"] = GradientReader.calls.get("on_after_backward", 0) + 1
+        GradientReader.calls["on_after_backward"] += 1
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        GradientReader.calls["on_before_optimizer_step"] = GradientReader.calls.get("on_before_optimizer_step", 0) + 1
+        GradientReader.calls["on_before_optimizer_step"] += 1
         GradientReader.gradients_ready.append(all(weight.grad is not None for group in optimizer.param_groups
                                                   for weight in group["params"]))
 
