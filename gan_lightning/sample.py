@@ -3,6 +3,7 @@
     python -m gan_lightning.sample ckpt=outputs/.../checkpoints/best.ckpt n=64 out=grid.png seed=3
     python -m gan_lightning.sample ckpt=... mode=interpolate rows=8 steps=10 out=interp.png
     python -m gan_lightning.sample ckpt=... n=10000 out=samples.npz   # uint8 NHWC under arr_0
+    python -m gan_lightning.sample ckpt=... n=10000 out=digits.npz crop=28   # 28-pixel digits of a 32-pixel run
 
 A conditional checkpoint (trained with conditional=true):
     python -m gan_lightning.sample ckpt=... label=7 n=64 out=sevens.png   # 64 images of class 7
@@ -12,7 +13,10 @@ Keys: ckpt (required), n (64), out (samples.png; .png/.jpg = a grid, .npz = an a
 mode (grid | interpolate), rows (8), steps (10), nrow (grid columns), ema (true: use the EMA
 generator when the checkpoint has one), device (auto | cpu | cuda | cuda:1 ...), label (a
 class index or name; without it a conditional grid has one row per class, nrow (8) columns,
-and an .npz gets n images of uniformly random classes, their labels under `labels`).
+and an .npz gets n images of uniformly random classes, their labels under `labels`), crop (the
+central crop x crop pixels of each image: a run on digits padded to 32 pixels,
+data.image_size=32 as model=quickstart's, draws 32-pixel images, and crop=28 takes the 2-pixel
+padding off for tools that score MNIST at 28 pixels).
 """
 
 import math
@@ -27,16 +31,18 @@ from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
 from gan_lightning.data import to_uint8
+from gan_lightning.errors import ConfigError, one_line_errors
+from gan_lightning.models.checkpoint_file import load_generator
 from gan_lightning.nets.conditional import per_class, with_labels
-from gan_lightning.run.errors import ConfigError, one_line_errors
-from gan_lightning.run.read_checkpoint import load_generator
 from gan_lightning.run.signals import stop_at_once
 
 DEFAULTS = {"ckpt": None, "n": 64, "out": "samples.png", "seed": None, "mode": "grid", "rows": 8, "steps": 10,
-            "nrow": None, "ema": True, "device": "auto", "batch_size": 500, "label": None}
+            "nrow": None, "ema": True, "device": "auto", "batch_size": 500, "label": None, "crop": None}
 # Columns of a conditional grid with one row per class, unless nrow= says otherwise.
 CLASS_GRID_COLUMNS = 8
-TYPES = {"n": int, "seed": int, "rows": int, "steps": int, "nrow": int, "batch_size": int}
+TYPES = {"n": int, "seed": int, "rows": int, "steps": int, "nrow": int, "batch_size": int, "crop": int}
+# Digits padded to this size (data.image_size=32) are 28 pixels inside: what crop= would offer.
+PADDED_DIGITS, DIGITS = [1, 32, 32], 28
 
 
 def parse_args(argv: list[str]) -> dict:
@@ -155,6 +161,18 @@ def refuse_what_does_not_fit(n: int, image_shape: list[int], out: Path) -> None:
                           f"(several files, each with its own seed=, give more).")
 
 
+def cropped(images: Tensor, crop: int | None, image_shape: list[int]) -> Tensor:
+    """The central crop x crop pixels of each image (crop=None: the images as drawn)."""
+    if crop is None:
+        return images
+    size = min(image_shape[1:])
+    if not 1 <= crop <= size:
+        raise ConfigError(f"crop={crop} does not fit the checkpoint's {'x'.join(map(str, image_shape[1:]))} images: "
+                          f"use 1 to {size}{f', e.g. crop={DIGITS} for digits padded to 32' if size == 32 else ''}.")
+    top, left = (image_shape[1] - crop) // 2, (image_shape[2] - crop) // 2
+    return images[..., top:top + crop, left:left + crop]
+
+
 def run(args: dict) -> Path:
     device = resolve_device(args["device"])
     generator, hparams = load_generator(args["ckpt"], args["ema"], device)
@@ -163,10 +181,14 @@ def run(args: dict) -> Path:
         raise ConfigError(f"out={out} must end in .png, .jpg (an image grid) or .npz (an array of images).")
     refuse_what_does_not_fit(args["n"] if args["mode"] == "grid" else args["rows"] * args["steps"],
                              hparams["image_shape"], out)
+    cropped(torch.empty(0, *hparams["image_shape"]), args["crop"], hparams["image_shape"])  # refused before drawing
+    if list(hparams["image_shape"]) == PADDED_DIGITS and args["crop"] is None and out.suffix.lower() == ".npz":
+        print(f"These are 1x32x32 images: if they are digits padded by data.image_size=32 (model=quickstart), "
+              f"crop={DIGITS} writes the {DIGITS}-pixel digits that MNIST tools score.")
     if args["seed"] is not None:
         torch.manual_seed(args["seed"])
     noise, labels, nrow = inputs(args, hparams, device)
-    images = generate(generator, noise, args["batch_size"], labels)  # in [-1, 1]
+    images = cropped(generate(generator, noise, args["batch_size"], labels), args["crop"], hparams["image_shape"])
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".npz":

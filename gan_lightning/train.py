@@ -15,20 +15,19 @@ from omegaconf import DictConfig, OmegaConf
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from gan_lightning.callbacks import EpochProgressBar, GeneratorStepBudget
+from gan_lightning.errors import ConfigError, RunStopped, one_line_errors
 from gan_lightning.loggers import RecordHparams
 from gan_lightning.run.command_line import check_command_line
 from gan_lightning.run.config_checks import check_config
 from gan_lightning.run.distributed import (
-    check_gpus_without_nvml_when_there_is_none,
+    use_cached_cuda_check_without_a_driver,
     gan_strategy,
     refuse_relaunching_sweeps,
 )
-from gan_lightning.run.errors import ConfigError, RunStopped, one_line_errors
 from gan_lightning.run.no_profiler import NoProfiler
 from gan_lightning.run.quiet import quiet_library_noise
-from gan_lightning.run.read_checkpoint import check_resumable
-from gan_lightning.run.record import TrainingStarted
-from gan_lightning.run.resume import ConfigRecord, continuation
+from gan_lightning.run.record import KeepRunOnceTraining, undo_refused_run
+from gan_lightning.run.resume import ConfigRecord, check_resumable, continuation
 from gan_lightning.run.signals import stop_at_once
 from gan_lightning.run.sweep import in_sweep, job_dirname, job_finished, stop_report
 
@@ -71,7 +70,7 @@ def _refuse_single_image_batches(cfg: DictConfig, datamodule, model) -> None:
 def train(cfg: DictConfig) -> float | None:
     """Fit one run; returns its quality number (`hp_metric`, lower is better) for sweeps."""
     quiet_library_noise()
-    check_gpus_without_nvml_when_there_is_none()
+    use_cached_cuda_check_without_a_driver()
     check_config(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True, verbose=False)  # the seed is in the config; no line of its own
@@ -99,11 +98,11 @@ def train(cfg: DictConfig) -> float | None:
     config_record = ConfigRecord(cfg)
     if resume is not None:
         if resume.key == "resume":  # the same run goes on: nothing but the budget may change (named key by key)
-            resume.refuse_changes(config_record.config, model.hparams)
+            resume.refuse_changes(config_record.config)
         check_resumable(resume.checkpoint, resume.path, model, datamodule)
         resume.refuse_if_finished(cfg)
 
-    callbacks = [*_instantiate_all(cfg.get("callbacks")), TrainingStarted(), config_record]
+    callbacks = [*_instantiate_all(cfg.get("callbacks")), KeepRunOnceTraining(), config_record]
     if cfg.get("max_generator_steps") is not None:
         callbacks.append(GeneratorStepBudget(cfg.max_generator_steps))
     loggers = _instantiate_all(cfg.get("logger"))
@@ -111,7 +110,7 @@ def train(cfg: DictConfig) -> float | None:
         if resume is not None and hasattr(logger, "continue_after"):
             logger.continue_after(resume.generator_steps)
     if loggers:  # the run's hyperparameters, the composed config's included, instead of the model's alone
-        model._log_hyperparams = False
+        model._log_hyperparams = False  # private Lightning: no public switch once the module is built
         callbacks.append(RecordHparams(cfg, hydra_choices()))
     multirun = in_sweep()
     progress_bar = cfg.trainer.get("enable_progress_bar")
@@ -141,7 +140,7 @@ def train(cfg: DictConfig) -> float | None:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> float | None:
-    with one_line_errors():
+    with one_line_errors(undo_refused_run=undo_refused_run):
         try:
             result = train(cfg)
         except RunStopped as stopped:  # in a sweep, the sweep stops too: say where each job stands
@@ -153,7 +152,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def main() -> float | None:
     stop_at_once()  # Ctrl-C from here on is one line and exit 130, never a traceback
-    with one_line_errors():
+    with one_line_errors(undo_refused_run=undo_refused_run):
         sys.argv[1:] = check_command_line(sys.argv[1:])  # resume=RUN_DIR -> that run's own overrides
         return _hydra_main()
 

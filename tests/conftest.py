@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,31 @@ sys.path.insert(0, str(HELPERS))
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HELPERS), os.environ.get("PYTHONPATH")]))
 
 _CLASSIFIER: list[tuple[Path, float]] = []
+
+# Signals a test sends its own process (faults.SignalAt, a second Ctrl-C): the in-process run's
+# stop is then what the test is about. Any other signal that stops a run is the developer's
+# Ctrl-C (or a SIGTERM): it ends the suite, as it ends any suite.
+_SELF_SIGNALS: list[int] = []
+_real_kill = os.kill
+
+
+def _kill_recorded(pid: int, signum: int) -> None:
+    if pid == os.getpid():
+        _SELF_SIGNALS.append(signum)
+    _real_kill(pid, signum)
+
+
+os.kill = _kill_recorded
+STOPPED_BY_SIGNAL = {128 + signal.SIGINT: "SIGINT (Ctrl-C)", 128 + signal.SIGTERM: "SIGTERM"}
+
+
+def _sigterm_ends_the_suite(signum, frame) -> None:
+    # Python's default for SIGTERM ends at once, skipping pytest's summary and the atexit clean-up
+    raise KeyboardInterrupt("SIGTERM")
+
+
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _sigterm_ends_the_suite)
 
 
 def session_classifier() -> tuple[Path, float]:
@@ -104,6 +130,7 @@ def _run_in_process(module: str, overrides: list[str], cwd: Path) -> Finished:
     saved = (os.getcwd(), sys.argv, dict(os.environ), list(root.handlers), root.level,
              {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)})
     code = 0
+    self_signals = len(_SELF_SIGNALS)
     os.environ["HYDRA_FULL_ERROR"] = "0"
     try:
         os.chdir(cwd)
@@ -130,6 +157,8 @@ def _run_in_process(module: str, overrides: list[str], cwd: Path) -> Finished:
         for signum, handler in saved[5].items():
             signal.signal(signum, handler)
         GlobalHydra.instance().clear()
+    if code in STOPPED_BY_SIGNAL and len(_SELF_SIGNALS) == self_signals:  # not the test's own signal
+        raise KeyboardInterrupt(f"{STOPPED_BY_SIGNAL[code]} stopped the run in this test: the suite stops")
     return Finished(code, stdout.getvalue(), stderr.getvalue())
 
 
@@ -218,18 +247,6 @@ def assert_same_training_state(a: dict, b: dict) -> None:
         for param, state in opt_a["state"].items():
             for name, value in state.items():
                 assert torch.equal(torch.as_tensor(value), torch.as_tensor(opt_b["state"][param][name])), (param, name)
-
-
-def older_checkpoint(model: L.LightningModule, path: Path, drop: tuple[str, ...], **add) -> dict:
-    """A checkpoint of `model` after 2 batches, saved at `path` as an older version wrote it:
-    without the hyperparameters `drop`, with the older ones `add`. Returns its contents."""
-    fit(model, batches=2).save_checkpoint(path)
-    checkpoint = torch.load(path, weights_only=True)
-    for key in drop:
-        del checkpoint["hyper_parameters"][key]
-    checkpoint["hyper_parameters"].update(add)
-    torch.save(checkpoint, path)
-    return checkpoint
 
 
 MLP = {"name": "mlp", "g_hidden": [32], "d_hidden": [32]}

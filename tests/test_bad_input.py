@@ -142,9 +142,55 @@ CASES = {
                        "inception_resize='bicubic': use tensorflow"),
     "zero neighbours": (lambda t, run: ["callbacks.metrics.precision_recall_k=0"],
                         "callbacks.metrics.precision_recall_k=0 must be positive, e.g. callbacks.metrics.precision_recall_k=3"),
+    # issue 36: the newer corners
+    "an unreachable tracking server": (lambda t, run: ["logger=mlflow", "logger.mlflow.tracking_uri=http://127.0.0.1:9"],
+                                       "logger.mlflow.tracking_uri=http://127.0.0.1:9 does not answer within 5 s"),
+    "a key of a logger not chosen": (lambda t, run: ["logger=none", "logger.tensorboard.foo=1"],
+                                     "logger.tensorboard.foo=1: logger.tensorboard is not in this run, because "
+                                     "logger=none leaves it out: choose it with logger=tensorboard instead."),
+    "a compile mode without compile": (lambda t, run: ["compile_mode=max-autotune"],
+                                       "compile_mode=max-autotune does nothing without compile=true: add compile=true"),
+    "a KID subset larger than the samples": (lambda t, run: ["callbacks.metrics.metrics=[fid,kid]",
+                                                             "callbacks.metrics.kid_subset_size=5000"],
+                                             "callbacks.metrics.kid_subset_size=5000 is more than the 2000 samples "
+                                             "drawn (callbacks.metrics.num_samples=2000)"),
+    "a sample count in words": (lambda t, run: ["callbacks.metrics.num_samples=lots"],
+                                "callbacks.metrics.num_samples='lots' is not an integer: set it to one, e.g. "
+                                "callbacks.metrics.num_samples=2000."),
+    "an unknown monitor": (lambda t, run: ["callbacks.metrics.metrics=[fid,kid]",
+                                           "callbacks.checkpoint.monitor=val/foo"],
+                           "callbacks.checkpoint.monitor=val/foo is not a metric best.ckpt can keep the lowest of: "
+                           "this run measures val/fid and val/kid"),
+    "a monitor with the metrics off": (lambda t, run: ["callbacks.checkpoint.monitor=val/kid"],
+                                       "callbacks.checkpoint.monitor=val/kid needs the metrics, and "
+                                       "callbacks.metrics.feature=null turns them off"),
+    "a grid of no columns": (lambda t, run: ["callbacks.sample_grid.nrow=0"],
+                             "callbacks.sample_grid.nrow=0 must be positive, e.g. callbacks.sample_grid.nrow=8."),
+    "the SLURM launcher without -m": (lambda t, run: ["hydra/launcher=slurm"],
+                                      "hydra/launcher=slurm submits the jobs of a sweep, and without -m this command "
+                                      "would train here instead: add -m"),
+    "a damaged overrides.yaml": (lambda t, run: [f"resume={_damaged_copy(t, run)}"],
+                                 "/.hydra/overrides.yaml line 3 cannot be read ("),
+    "a callback's unknown key": (lambda t, run: ["callbacks.metrics.foo=1"],
+                                 "callbacks.metrics.foo=1: callbacks.metrics has no key 'foo' (its keys: _target_, "
+                                 "classifier_path,"),
+    "an absurd learning rate": (lambda t, run: ["model.lr=1e6"],
+                                "model.lr=1000000.0 is far above any GAN's learning rate (1e-5 to 1e-3"),
 }
 if not torch.cuda.is_available():
     CASES["gpu without one"] = (lambda t, run: ["trainer=gpu"], "needs a CUDA GPU, and PyTorch sees none")
+
+
+def _damaged_copy(root, run):
+    """A copy of `run`'s saved config whose overrides.yaml has a line edited badly by hand."""
+    import shutil
+
+    copy = root / "damaged"
+    shutil.copytree(run / ".hydra", copy / ".hydra")
+    lines = (copy / ".hydra" / "overrides.yaml").read_text().splitlines()
+    lines.insert(2, "- model.lr: [0.1")
+    (copy / ".hydra" / "overrides.yaml").write_text("\n".join(lines) + "\n")
+    return copy
 
 
 def _a_file(root):
@@ -255,3 +301,69 @@ def test_a_refusal_from_a_real_process_is_one_line_and_exit_code_2(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == ["gan_lightning: model.lr='fast' is not a number: set it to one, "
                                                 "e.g. model.lr=0.0002."]
+
+
+def _fake_slurm(root):
+    """A folder holding stand-ins for SLURM's sbatch and srun, to put on PATH."""
+    folder = root / "slurm_bin"
+    folder.mkdir()
+    for name in ("sbatch", "srun"):
+        (folder / name).write_text("#!/bin/sh\nexit 1\n")
+        (folder / name).chmod(0o755)
+    return folder
+
+
+@pytest.mark.parametrize("case", ["no SLURM here", "devices left to auto", "no trials", "a search with metrics off"])
+def test_a_sweep_that_cannot_launch_is_one_sentence_and_leaves_nothing(tmp_path, monkeypatch, case):
+    overrides, message = {
+        "no SLURM here": (["hydra/launcher=slurm", "trainer.devices=1"],
+                          "hydra/launcher=slurm submits each job with SLURM's sbatch and srun, and sbatch is not on "
+                          "this machine's PATH: run the command on the cluster's login node"),
+        "devices left to auto": (["hydra/launcher=slurm"],
+                                 "hydra/launcher=slurm asks SLURM for trainer.devices GPUs (one task each) per node, "
+                                 "and trainer.devices is 'auto': set the number, e.g. trainer.devices=1."),
+        "no trials": (["hparams_search=optuna", "hydra.sweeper.n_trials=0"],
+                      "hydra.sweeper.n_trials=0 runs no trial, so the search has no best run to report"),
+        "a search with metrics off": (["hparams_search=optuna", "hydra.sweeper.n_trials=2"],
+                                      "hparams_search=optuna minimises each run's best FID, and "
+                                      "callbacks.metrics.feature=null turns the metrics off"),
+    }[case]
+    monkeypatch.setenv("PATH", str(_fake_slurm(tmp_path) if case == "devices left to auto" else tmp_path / "nothing"))
+    sweep = tmp_path / "sweeps" / "sweep"
+    proc = run_cli("-m", *QUICK, *overrides, f"hydra.sweep.dir={sweep}", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("gan_lightning: ")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
+    assert not (tmp_path / "sweeps").exists() and not (tmp_path / "outputs").exists()
+
+
+def test_a_high_learning_rate_is_warned_about_in_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_cli(*QUICK, "model=gan", "net.g_hidden=[16]", "net.d_hidden=[16]", "trainer.limit_train_batches=1",
+                   "model.lr=0.05", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    warning = ("model.lr=0.05 is far above the 1e-5 to 1e-3 that GANs train with: expect the losses to blow up "
+               "(e.g. model.lr=0.0002).")
+    assert warning in proc.stdout + proc.stderr and warning in (run_dir / "train.log").read_text()
+    quiet = run_cli(*QUICK, "model=gan", "net.g_hidden=[16]", "net.d_hidden=[16]", "trainer.limit_train_batches=1",
+                    "model.lr=0.01", f"hydra.run.dir={tmp_path / 'usual'}", cwd=tmp_path)
+    assert "is far above" not in quiet.stdout + quiet.stderr
+
+
+@pytest.mark.parametrize("crop", [None, 28, 40])
+def test_sampling_offers_the_digits_without_their_padding(tmp_path, crop):
+    import numpy as np
+
+    run_dir = tmp_path / "run"
+    run_cli(*QUICK, "model=gan", "net.g_hidden=[16]", "net.d_hidden=[16]", "trainer.limit_train_batches=1",
+            "data.image_size=32", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    out = tmp_path / "digits.npz"
+    proc = run_cli(f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", "n=5", f"out={out}",
+                   *([f"crop={crop}"] if crop else []), cwd=tmp_path, module="gan_lightning.sample", check=False)
+    if crop == 40:
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr and not out.exists()
+        assert "crop=40 does not fit the checkpoint's 32x32 images: use 1 to 32, e.g. crop=28" in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    images = np.load(out)["arr_0"]
+    assert images.shape == ((5, 28, 28, 1) if crop else (5, 32, 32, 1))
+    assert ("crop=28 writes the 28-pixel digits" in proc.stdout) == (crop is None)

@@ -105,7 +105,7 @@ def test_missing_mnist_is_one_clear_sentence(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("model=stylegan9", "Unknown model 'stylegan9' in model=stylegan9: use one of dcgan, gan, quickstart, r3gan, rpgan"),
+    ("model=stylegan9", "Unknown model 'stylegan9' in model=stylegan9: use one of dcgan, feature_matching, gan, quickstart, r3gan, rpgan"),
     ("data=imagenet", "Unknown data 'imagenet' in data=imagenet: use one of celeba, cifar10, folder, mnist, mnist5k"),
     ("model.optimizer=sgd", "Unknown model.optimizer='sgd'"),
 ])

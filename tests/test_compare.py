@@ -128,20 +128,25 @@ def test_two_settings_make_a_heatmap_and_unfinished_runs_say_how_they_stand(tmp_
     assert "![fid_heatmap.png](fid_heatmap.png)" in (sweep / "comparison.md").read_text()
 
 
-@pytest.mark.parametrize("case", ["missing path", "no runs", "half-written"])
+@pytest.mark.parametrize("case", ["missing path", "no runs", "half-written", "--out a file", "--out not makeable"])
 def test_bad_compare_input_is_one_sentence_and_overwrites_nothing(tmp_path, case):
     sweep = tmp_path / "sweep"
     _fake_run(sweep, "good", ["model.lr=1e-4", "seed=1"], [(10, 50.0)], FINISHED)
     (sweep / "comparison.md").write_text("an earlier comparison\n")
-    target, message = {
-        "missing path": (tmp_path / "nowhere", "does not exist: give run directories or a sweep's directory"),
-        "no runs": (tmp_path / "sweep" / "good" / "tensorboard", "No runs in"),
-        "half-written": (sweep, "is half-written or damaged: .hydra/config.yaml cannot be read"),
+    (tmp_path / "a_file").write_text("")
+    arguments, message = {
+        "missing path": ([tmp_path / "nowhere"], "does not exist: give run directories or a sweep's directory"),
+        "no runs": ([tmp_path / "sweep" / "good" / "tensorboard"], "No runs in"),
+        "half-written": ([sweep], "is half-written or damaged: .hydra/config.yaml cannot be read"),
+        "--out a file": ([sweep, "--out", tmp_path / "a_file"],
+                         f"--out {tmp_path / 'a_file'} is a file, not a folder: give a folder you can write"),
+        "--out not makeable": ([sweep, "--out", "/proc/x"],
+                               "--out /proc/x cannot be made (No such file or directory): give a folder you can write"),
     }[case]
     if case == "half-written":
         bad = _fake_run(sweep, "starting", ["model.lr=2e-4", "seed=1"])
         (bad / ".hydra" / "config.yaml").write_text("model: {lr: [0.1,\n")
-    proc = run_cli(str(target), cwd=tmp_path, module="gan_lightning.compare", check=False)
+    proc = run_cli(*map(str, arguments), cwd=tmp_path, module="gan_lightning.compare", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(_lines(proc)) == 1 and message in _lines(proc)[0], proc.stderr
     assert (sweep / "comparison.md").read_text() == "an earlier comparison\n"

@@ -30,6 +30,16 @@ def test_a_compiled_wgan_gp_trains_saves_plain_keys_and_resumes_eager(tmp_path):
     assert (tmp_path / "grid.png").is_file()
 
 
+@pytest.mark.slow  # Inductor's C++ build of G, D and D's features
+@pytest.mark.skipif(missing_compiler() is not None, reason="no C++ compiler for torch.compile")
+def test_feature_matching_compiles_its_features_with_a_penalty_and_labels(tmp_path):
+    """The hooks test (tests/test_hooks.py) compiles through AOTAutograd only; this is Inductor."""
+    run_cli("model=feature_matching", *TINY, "reg=r1", "conditional=true", "compile=true", "hydra.run.dir=run",
+            cwd=tmp_path)
+    scalars = read_scalars(tmp_path / "run" / "tensorboard")
+    assert [step for step, _ in scalars["train/feature_gap"]] == [1, 2, 3] and len(scalars["train/r1"]) == 3
+
+
 def test_without_a_compiler_the_run_says_so_once_and_trains_eager(tmp_path, monkeypatch):
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
     proc = run_cli("model=dcgan", *TINY, "compile=true", "hydra.run.dir=run", cwd=tmp_path)

@@ -4,7 +4,7 @@ import torch
 
 from conftest import CIFAR10_CLASSES, write_cifar10, write_mnist_idx
 from gan_lightning.data import CIFAR10DataModule, MNIST5kDataModule, MNISTDataModule, to_signed_unit
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 
 def test_to_signed_unit_matches_the_seeds_totensor_normalize():

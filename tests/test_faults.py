@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from conftest import run_cli
+from gan_lightning.errors import ConfigError
 
 TINY = ("model=gan", "net.g_hidden=[32]", "net.d_hidden=[32]", "data.batch_size=16", "trainer.limit_train_batches=8",
         "callbacks.metrics.feature=null", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1")
@@ -260,24 +261,9 @@ def test_ctrl_c_at_start_up_is_one_line_and_exit_130(tmp_path, after):
     assert len([line for line in stderr.splitlines() if line.startswith("gan_lightning: Stopped by SIGINT")]) == 1
 
 
-def test_a_run_from_before_the_config_record_resumes_and_is_judged_by_its_hparams(tmp_path):
-    run_dir = tmp_path / "run"
-    run_cli("model=wgan_gp", "net=mlp", *TINY[1:], "trainer.max_epochs=1", f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    path = run_dir / "checkpoints" / "last.ckpt"
-    checkpoint = torch.load(path, weights_only=True)  # as the previous version wrote it:
-    del checkpoint["gan_lightning"]["config"]  # no config record,
-    checkpoint["hyper_parameters"]["gp_weight"] = 10.0  # and WGAN-GP's old keyword default
-    torch.save(checkpoint, path)
-    proc = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", "model.n_critic=3", cwd=tmp_path, check=False)
-    assert proc.returncode == 2 and "model hyperparameter n_critic: 5 -> 3" in proc.stderr
-    assert "gp_weight" not in proc.stderr
-    run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path)
-    assert steps(run_dir) == 3  # 16 critic steps in 2 epochs, a G step after every 5th
-
-
 @pytest.mark.parametrize("overrides, message", [
     (["lr=1e-3"], "lr=1e-3 is not a key gan_lightning reads: did you mean model.lr=1e-3?"),
-    (["model=foo"], "Unknown model 'foo' in model=foo: use one of dcgan, gan, quickstart"),
+    (["model=foo"], "Unknown model 'foo' in model=foo: use one of dcgan, feature_matching, gan, quickstart"),
     (["trainer.precision=8-bit"], "The trainer settings are not accepted (ValueError: Precision '8-bit' is invalid."),
     (["model._target_=nowhere.Model"], "The model target cannot be imported (ModuleNotFoundError: No module named "
                                        "'nowhere'): check its _target_, and that its module is on PYTHONPATH."),
@@ -309,3 +295,28 @@ def test_a_refused_sweep_job_leaves_no_folder_and_the_finished_ones_stay(tmp_pat
     assert len(jobs) == 2 and jobs[0].startswith("0_") and "seed=1" in jobs[0] and jobs[1] == "multirun.yaml"
     proc = run_cli("-m", *tiny, "seed=-5,1", f"hydra.sweep.dir={tmp_path / 'b' / 'sweep'}", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and not (tmp_path / "b").exists()  # refused at its first job: no sweep folder
+
+
+@pytest.mark.parametrize("written", [None, 2])
+def test_a_checkpoint_of_another_format_is_refused_in_one_sentence_everywhere(run_dir, tmp_path, written):
+    from gan_lightning.models import GAN
+
+    path = run_dir / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(path, weights_only=True)
+    if written is None:  # a development checkpoint from before formats were numbered
+        del checkpoint["gan_lightning"]["format"]
+    else:
+        checkpoint["gan_lightning"]["format"] = written
+    torch.save(checkpoint, path)
+    before = files(run_dir)
+    expected = f"checkpoint {'format 2' if written else 'a development format'}"
+    for command in ([f"resume={run_dir}", "trainer.max_epochs=3"], [f"ckpt_path={path}", "hydra.run.dir=new"]):
+        proc = run_cli(*command, cwd=tmp_path, check=False)
+        assert proc.returncode == 2 and expected in proc.stderr and "reads format 1 only" in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and files(run_dir) == before
+    assert not (tmp_path / "new").exists()
+    proc = run_cli(f"ckpt={path}", f"out={tmp_path / 'grid.png'}", module="gan_lightning.sample", cwd=tmp_path,
+                   check=False)
+    assert proc.returncode == 2 and expected in proc.stderr and not (tmp_path / "grid.png").exists()
+    with pytest.raises(ConfigError, match="reads format 1 only"):
+        GAN.load_from_checkpoint(path)

@@ -8,7 +8,7 @@ from PIL import Image
 from conftest import make_fake_celeba, make_mixed_folder, run_cli
 from gan_lightning.data import CelebADataModule, ImageFolderDataModule
 from gan_lightning.data.image_files import load_image
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 GOOD = 20 + 2  # make_mixed_folder: 20 good files + the RGBA and grayscale ones
 

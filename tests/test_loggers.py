@@ -11,9 +11,9 @@ from helpers.wandb_records import history_and_config
 from omegaconf import OmegaConf
 
 from conftest import read_scalars, run_cli
+from gan_lightning.errors import ConfigError
 from gan_lightning.loggers import run_hparams
 from gan_lightning.loggers.tensorboard import HPARAMS_METRICS
-from gan_lightning.run.errors import ConfigError
 
 RUN = ("trainer.max_epochs=1", "trainer.limit_train_batches=6", "trainer.log_every_n_steps=2",
        "trainer.enable_progress_bar=false", "callbacks.metrics.num_samples=64", "data.batch_size=16", "seed=7")

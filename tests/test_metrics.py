@@ -9,6 +9,7 @@ from PIL import Image
 
 from conftest import MLP, fit, run_cli
 from gan_lightning.data import MNIST5kDataModule, to_signed_unit, to_uint8
+from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import QualityMeter, manifold
 from gan_lightning.metrics.classifier import load_classifier
 from gan_lightning.metrics.features import (
@@ -20,7 +21,6 @@ from gan_lightning.metrics.features import (
 )
 from gan_lightning.metrics.quality import check_metrics
 from gan_lightning.models import DCGAN, GAN
-from gan_lightning.run.errors import ConfigError
 
 RUN = ("trainer.max_epochs=1", "trainer.limit_train_batches=8", "trainer.enable_progress_bar=false",
        "callbacks.metrics.num_samples=128")

@@ -5,8 +5,8 @@ import torch
 
 from conftest import DCGAN_SMALL, MLP, RandomImages, fit
 from gan_lightning.callbacks import GeneratorStepBudget
+from gan_lightning.errors import ConfigError
 from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP, GANModule
-from gan_lightning.run.errors import ConfigError
 
 SHAPE = [1, 28, 28]
 
@@ -47,7 +47,7 @@ def test_generator_does_not_move_before_the_n_critic_th_batch():
 
 
 def test_wgan_clips_every_critic_weight_after_each_critic_step():
-    model = WGAN(image_shape=SHAPE, net=DCGAN_SMALL, latent_dim=8, clip_value=0.01, n_critic=5)
+    model = WGAN(image_shape=SHAPE, net=DCGAN_SMALL, latent_dim=8, reg={"clip": {"value": 0.01}}, n_critic=5)
     fit(model, batches=3)
     params = torch.cat([p.detach().flatten() for p in model.discriminator.parameters()])
     assert params.abs().max().item() <= 0.01

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import DCGAN_SMALL, MLP, fit, older_checkpoint, read_scalars, run_cli
+from conftest import DCGAN_SMALL, MLP, fit, read_scalars, run_cli
 from gan_lightning.models import GAN, WGAN, WGANGP, RpGAN
 from gan_lightning.objective import losses, penalties
 from gan_lightning.objective.augment import DiffAugment
@@ -128,14 +128,6 @@ def test_the_seed_presets_are_their_objectives():
     assert (rp.hparams.beta1, rp.hparams.beta2) == (0.0, 0.99)
 
 
-def test_a_checkpoint_from_before_reg_still_loads(tmp_path):
-    path = tmp_path / "old.ckpt"  # as a checkpoint written before this change
-    older_checkpoint(WGAN(image_shape=SHAPE, net=MLP, latent_dim=8), path, drop=("loss", "reg", "augment"),
-                     clip_value=0.02)
-    loaded = WGAN.load_from_checkpoint(path, weights_only=True)
-    assert loaded.objective.clip == 0.02 and loaded.sample(3).shape == (3, *SHAPE)
-
-
 # ---- spectral norm -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("net", [DCGAN_SMALL, MLP])
@@ -221,9 +213,9 @@ def test_fp16_mixed_training_with_r1_and_r2_stays_finite_and_trains_g():
     model = RpGAN(image_shape=SHAPE, net=DCGAN_SMALL, latent_dim=8)
     before = {k: v.clone() for k, v in model.generator.state_dict().items()}
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
-    fit(model, batches=4, plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)])
+    trainer = fit(model, batches=4, plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)], log_every_n_steps=1)
     assert model.generator_steps >= 1
-    assert all(torch.isfinite(v).all() for v in model._penalty_values.values()) and len(model._penalty_values) == 2
+    assert all(torch.isfinite(trainer.callback_metrics[f"train/{name}"]) for name in ("r1", "r2"))
     assert any(not torch.equal(before[k], v) for k, v in model.generator.state_dict().items())
 
 
@@ -243,16 +235,3 @@ def test_each_model_config_names_its_objective(model, loss, regs):
         assert (cfg.net.name, cfg.model.lr, cfg.data.batch_size, cfg.trainer.max_epochs) == ("mlp", 2e-4, 64, 40)
     assert default.model._target_.endswith("DCGAN") and default.net.g_features == 32 and default.model.lr == 1e-3
     assert (default.data.image_size, default.trainer.max_epochs) == (32, 6)  # the front door's padded digits
-
-
-def test_a_run_from_before_spectral_norm_can_still_be_resumed():
-    from gan_lightning.run.errors import ConfigError
-    from gan_lightning.run.read_checkpoint import check_resumable
-
-    model = GAN(image_shape=SHAPE, net={**MLP, "spectral_norm": False}, latent_dim=8)
-    stamp = {"variant": "GAN", "data": None}
-    old = {"hyper_parameters": {**model.hparams, "net": dict(MLP)}, "gan_lightning": stamp}
-    check_resumable(old, "old.ckpt", model, datamodule=None)  # the key's absence means off
-    with_sn = {"hyper_parameters": {**model.hparams, "net": {**MLP, "spectral_norm": True}}, "gan_lightning": stamp}
-    with pytest.raises(ConfigError, match="they differ in net"):
-        check_resumable(with_sn, "sn.ckpt", model, datamodule=None)

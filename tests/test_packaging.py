@@ -33,3 +33,19 @@ def test_wheel_install_composes_and_runs_outside_the_repo(tmp_path):
     assert composed.returncode == 0, composed.stderr
     assert "_target_: gan_lightning.models.WGANGP" in composed.stdout
     assert "name: dcgan" in composed.stdout
+
+
+CORE = ("models", "nets", "objective", "data", "metrics", "loggers")
+
+
+@pytest.mark.parametrize("package", CORE)
+def test_the_core_imports_nothing_from_the_runs_plumbing(package):
+    import ast
+
+    package_dir = Path(__file__).resolve().parents[1] / "gan_lightning" / package
+    for path in package_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            assert not any(name == "gan_lightning.run" or name.startswith("gan_lightning.run.") for name in names), \
+                f"{path.relative_to(package_dir.parents[1])} imports {names}"

@@ -19,8 +19,8 @@ import torch
 
 from conftest import MLP, RandomImages, assert_same_training_state, fit, read_scalars, run_cli
 from gan_lightning.callbacks import RunCheckpoint
+from gan_lightning.errors import Diverged
 from gan_lightning.models import GAN
-from gan_lightning.run.errors import Diverged
 
 TINY = ("model=gan", "net.g_hidden=[32]", "net.d_hidden=[32]", "data.batch_size=16", "trainer.limit_train_batches=100",
         "callbacks.metrics.feature=null", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1")
@@ -230,8 +230,8 @@ def test_a_nan_in_d_stops_the_run_at_its_step_and_keeps_the_good_checkpoint(tmp_
 
 def test_a_diverging_cli_run_exits_with_the_sentence(tmp_path):
     run_dir = tmp_path / "run"
-    proc = run_cli(*TINY, "trainer.max_epochs=2", "model.lr=1e30", f"hydra.run.dir={run_dir}", cwd=tmp_path,
-                   check=False)
+    proc = run_cli(*TINY, "trainer.max_epochs=2", "+callbacks.fault._target_=faults.PoisonAt",
+                   "+callbacks.fault.step=3", f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert "Training diverged:" in proc.stderr and "at generator step" in proc.stderr
     assert "Training diverged:" in (run_dir / "train.log").read_text()

@@ -8,13 +8,13 @@ import pytest
 import torch
 import yaml
 
-from conftest import MLP, RandomImages, assert_same_training_state, fit, older_checkpoint, read_scalars, run_cli
-from gan_lightning.models import GAN, RpGAN
+from conftest import MLP, RandomImages, assert_same_training_state, fit, read_scalars, run_cli
+from gan_lightning.errors import ConfigError
+from gan_lightning.models import RpGAN
 from gan_lightning.models.ema import EMA
 from gan_lightning.models.schedule import cosine, parse_schedule
 from gan_lightning.nets import build_nets
 from gan_lightning.objective.augment import DiffAugment
-from gan_lightning.run.errors import ConfigError
 
 QUIET = ("callbacks.metrics.feature=null", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1")
 DCGAN = ("model=dcgan", "net.g_features=8", "net.d_features=8", "data.batch_size=16", "trainer.limit_train_batches=10",
@@ -165,11 +165,3 @@ def test_a_scheduled_run_without_a_step_budget_in_python_is_one_sentence():
     model = RpGAN(image_shape=(1, 28, 28), net=MLP, schedule={"lr": "cosine", "final": {"lr": 0.0}})
     with pytest.raises(ConfigError, match="set schedule.steps=N"):
         fit(model, batches=2, max_epochs=-1, max_time="00:00:00:30", datamodule=RandomImages(n=16))
-
-
-def test_a_checkpoint_from_before_schedules_loads_and_samples(tmp_path):
-    path = tmp_path / "old.ckpt"
-    older_checkpoint(GAN(image_shape=(1, 28, 28), net=MLP), path, drop=("schedule", "ema_half_life"))
-    model = GAN.load_from_checkpoint(path)
-    assert model.schedule is None and model.hparams.ema_half_life is None and model.ema is None
-    assert model.sample(4).shape == (4, 1, 28, 28)

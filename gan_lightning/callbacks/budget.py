@@ -2,7 +2,7 @@
 
 import lightning as L
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 
 class GeneratorStepBudget(L.Callback):

@@ -9,7 +9,7 @@ on while a worker thread writes it (run/background.py); the stop's save and the 
 for the write. Each checkpoint carries what an exact resume needs beyond
 Lightning's own state: the random states (run/random_states.py) and where in the epoch it was
 written (the datamodule's shuffle resumes from there). Reading checkpoints back is
-run/read_checkpoint.py's job; the signals' handling is run/signals.py's.
+run/resume.py's job; the signals' handling is run/signals.py's.
 """
 
 import contextlib
@@ -27,9 +27,9 @@ import torch
 from lightning.pytorch.callbacks import Checkpoint
 from lightning_utilities import apply_to_collection
 
+from gan_lightning.errors import ConfigError, Diverged, RunStopped, WriteFailed
 from gan_lightning.run.background import BackgroundWrites
 from gan_lightning.run.distributed import any_rank
-from gan_lightning.run.errors import ConfigError, Diverged, RunStopped, WriteFailed
 from gan_lightning.run.random_states import random_states, restore_random_states
 from gan_lightning.run.signals import StopSignals
 
@@ -54,7 +54,7 @@ def snapshot(checkpoint: dict, reuse: list[torch.Tensor]) -> tuple[dict, list[to
 
 def without_crc32() -> contextlib.AbstractContextManager:
     """torch.save without the zip's CRC-32s, where torch can (2.6 and later): torch.load never
-    checks them, and they were 40% of a checkpoint write's CPU time, taken from training's cores."""
+    checks them, and computing them takes CPU from training (docs/measurements.md)."""
     try:
         from torch.utils.serialization import config
     except ImportError:
@@ -183,7 +183,8 @@ class RunCheckpoint(Checkpoint):
             check()  # never overwrite a good checkpoint with NaN weights
         path = self.dirpath / f"{name}.ckpt"
         # The full state, as trainer.save_checkpoint writes it (nets, optimizers, loops, callbacks);
-        # on every rank, as Lightning's own save: a strategy may gather.
+        # on every rank, as Lightning's own save: a strategy may gather. Private Lightning: save_checkpoint
+        # only writes to a path, and the background write needs the dict itself.
         checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
         if trainer.is_global_zero:
             self.writes.wait()  # the previous copy is written: its memory takes this one
@@ -206,8 +207,13 @@ class RunCheckpoint(Checkpoint):
             if self.writes.cancelled.is_set():
                 return
             os.replace(temporary, path)
-        except OSError as err:
-            raise self._write_failed(path, err, checkpoint) from err
+        except (OSError, RuntimeError) as err:
+            # torch.save's zip writer turns a full disk into a RuntimeError raised while handling the OSError
+            cause = err if isinstance(err, OSError) else err.__context__
+            if not isinstance(cause, OSError):
+                raise
+            temporary.unlink(missing_ok=True)  # (before the free space is measured)
+            raise self._write_failed(path, cause, checkpoint) from err
         finally:  # written and renamed, or failed (a full disk, a second Ctrl-C): no stray partial file
             temporary.unlink(missing_ok=True)
         if path == self.last_path:
@@ -220,9 +226,10 @@ class RunCheckpoint(Checkpoint):
         apply_to_collection(checkpoint, torch.Tensor, lambda t: sizes.append(t.numel() * t.element_size()))
         needed = previous or sum(sizes)
         free = shutil.disk_usage(self.dirpath).free if self.dirpath.exists() else 0
+        then = "Free some space, then resume." if self.last_path.is_file() else \
+            "Free some space, then start the run again."  # nothing to resume from
         return WriteFailed(f"Could not write {path} ({err.strerror or err}): it needs about {needed / 1e6:.1f} MB "
-                           f"and {free / 1e6:.1f} MB are free on that disk; {self._kept()}. Free some space, then "
-                           f"resume.")
+                           f"and {free / 1e6:.1f} MB are free on that disk; {self._kept()}. {then}")
 
     # ---- stopping -------------------------------------------------------------------------
 

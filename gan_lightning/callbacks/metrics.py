@@ -24,25 +24,30 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from gan_lightning.errors import ConfigError, require_number
 from gan_lightning.loggers.write_now import write_now
 from gan_lightning.metrics.features import build_extractor, check_resize, resolve_feature
 from gan_lightning.metrics.quality import METRICS, QualityMeter, check_metrics
-from gan_lightning.run.errors import ConfigError, require_number
 
 log = logging.getLogger(__name__)
+KID_SUBSET_SIZE = 1000  # kid_subset_size=null: torchmetrics' default, or every sample when there are fewer
 
 
 class QualityMetrics(L.Callback):
     def __init__(self, feature: str | None = "auto", every_n_epochs: int = 10, num_samples: int = 2000,
-                 metrics: Sequence[str] = METRICS, kid_subset_size: int = 1000, kid_subsets: int = 50,
+                 metrics: Sequence[str] = METRICS, kid_subset_size: int | None = None, kid_subsets: int = 50,
                  precision_recall_k: int = 3, density_coverage_k: int = 5, classifier_path: str | None = None,
                  train_missing_classifier: bool = True, inception_weights: str | None = None,
                  inception_resize: str = "tensorflow", batch_size: int = 500, seed: int = 0):
-        if every_n_epochs < 1 or num_samples < 2:
-            raise ConfigError(f"callbacks.metrics needs every_n_epochs >= 1 and num_samples >= 2, "
-                              f"got {every_n_epochs} and {num_samples}.")
-        for key, k in (("precision_recall_k", precision_recall_k), ("density_coverage_k", density_coverage_k)):
-            require_number(f"callbacks.metrics.{key}", k, integer=True, example=3)
+        for key, value, example in (("every_n_epochs", every_n_epochs, 10), ("num_samples", num_samples, 2000),
+                                    ("kid_subsets", kid_subsets, 50), ("batch_size", batch_size, 500),
+                                    ("precision_recall_k", precision_recall_k, 3),
+                                    ("density_coverage_k", density_coverage_k, 5)):
+            require_number(f"callbacks.metrics.{key}", value, integer=True, example=example)
+        if num_samples < 2:
+            raise ConfigError(f"callbacks.metrics.num_samples={num_samples} gives no spread to measure: use 2 or "
+                              f"more, e.g. callbacks.metrics.num_samples=2000.")
+        kid_subset_size = self._kid_subset_size(kid_subset_size, num_samples, metrics if feature else ())
         # (with metrics off, feature=null, the list is not used and not checked)
         self.metrics = check_metrics(metrics, num_samples, precision_recall_k, density_coverage_k) if feature else ()
         self.precision_recall_k, self.density_coverage_k = precision_recall_k, density_coverage_k
@@ -55,6 +60,21 @@ class QualityMetrics(L.Callback):
         self.train_missing_classifier, self.inception_weights = train_missing_classifier, inception_weights
         self.enabled = False
         self.best = math.inf
+
+    @staticmethod
+    def _kid_subset_size(size: int | None, num_samples: int, metrics: Sequence[str]) -> int:
+        """KID's subset size: null is 1000 or all the samples when fewer; a larger one than there
+        are samples is refused rather than cut down unseen."""
+        if size is None:
+            return min(KID_SUBSET_SIZE, num_samples)
+        require_number("callbacks.metrics.kid_subset_size", size, integer=True,
+                       example=min(KID_SUBSET_SIZE, num_samples))
+        if "kid" in metrics and size > num_samples:
+            raise ConfigError(f"callbacks.metrics.kid_subset_size={size} is more than the {num_samples} samples "
+                              f"drawn (callbacks.metrics.num_samples={num_samples}): use "
+                              f"callbacks.metrics.kid_subset_size={num_samples} or less, or raise "
+                              f"callbacks.metrics.num_samples to {size}.")
+        return size
 
     # ---- set-up on rank zero; a failure the user did not ask for only turns metrics off ----
 

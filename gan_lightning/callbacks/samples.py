@@ -10,6 +10,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 from torchvision.utils import make_grid
 
+from gan_lightning.errors import require_number
 from gan_lightning.nets.conditional import per_class
 from gan_lightning.run.background import BackgroundWrites
 
@@ -35,6 +36,9 @@ class SampleGrid(L.Callback):
     """
 
     def __init__(self, dirpath: str, every_n_epochs: int = 1, nrow: int = 8):
+        require_number("callbacks.sample_grid.nrow", nrow, integer=True, example=8)  # images a row: 0 divides by 0
+        require_number("callbacks.sample_grid.every_n_epochs", every_n_epochs, integer=True, low_allowed=True,
+                       example=1)  # 0: only the final grid
         self.dirpath = Path(dirpath)
         self.every_n_epochs = every_n_epochs
         self.nrow = nrow
@@ -76,7 +80,10 @@ class SampleGrid(L.Callback):
     def _save(self, pixels: np.ndarray, path: Path, loggers, step: int) -> None:
         png = encode_png(pixels)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(png)
+        try:
+            path.write_bytes(png)
+        except OSError as err:  # a write cut short (a full disk) names no file: name it
+            raise OSError(err.errno, err.strerror, str(path)) from err
         for logger in loggers:
             if hasattr(logger, "log_png"):  # ours: the same PNG bytes
                 logger.log_png("samples/fixed_noise", png, pixels.shape, step)

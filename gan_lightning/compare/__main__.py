@@ -22,7 +22,7 @@ from pathlib import Path
 from gan_lightning.compare import plots
 from gan_lightning.compare.runs import find_runs, read_run
 from gan_lightning.compare.table import csv_rows, group, markdown
-from gan_lightning.run.errors import one_line_errors
+from gan_lightning.errors import ConfigError, one_line_errors
 
 PROGRAM = "gan_lightning.compare"
 
@@ -38,6 +38,21 @@ def _picture(draw, path: Path, *args) -> None:
     temporary = path.with_name(f".tmp.{path.name}")
     draw(*args, temporary)
     os.replace(temporary, path)
+
+
+def _writable_folder(folder: Path, out: str | None) -> Path:
+    """`folder`, made if missing; a ConfigError naming --out when it is a file or cannot be written."""
+    what = f"--out {out}" if out is not None else f"{folder} (beside the runs)"
+    fix = "give a folder you can write, e.g. --out comparison (made if missing)"
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{what} is a file, not a folder: {fix}.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{what} cannot be made ({err.strerror or err}): {fix}.") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} cannot be written (no permission): {fix}.")
+    return folder
 
 
 def compare(paths: list[str], out: str | None = None) -> Path:
@@ -56,7 +71,7 @@ def compare(paths: list[str], out: str | None = None) -> Path:
     notes = [f"- `{run.path}`: {run.status}" + (f": {run.error}" if run.error else "")
              + ("" if run.evaluations else ", no FID: metrics were off (callbacks.metrics.feature=null)"
                 if run.metrics_off else ", no FID evaluation yet") for run in unmeasured]
-    folder.mkdir(parents=True, exist_ok=True)
+    _writable_folder(folder, out)
     measured = any(row.measured for row in rows)  # no FID anywhere: no pictures
     pictures = (["fid_curves.png"] + (["fid_heatmap.png"] if len(keys) == 2 else [])) if measured else []
     if measured:

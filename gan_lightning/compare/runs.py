@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 from gan_lightning.run.lock import LOCK_NAME
 
 # The quality numbers compared, as the metrics callback logs them (val/<name>); lower is better for the first two.

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 
 def to_signed_unit(images: Tensor) -> Tensor:

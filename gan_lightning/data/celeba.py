@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gan_lightning.data.folder import ImageFolderDataModule
 from gan_lightning.data.image_files import find_images
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 SPLITS = {"train": 0, "valid": 1, "test": 2}
 CELEBA_PAGE = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"

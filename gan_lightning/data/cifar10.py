@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from gan_lightning.data.base import InMemoryImageDataModule
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]

@@ -33,7 +33,7 @@ from gan_lightning.data.image_files import (
     find_images,
     load_image,
 )
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

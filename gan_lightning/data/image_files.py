@@ -10,7 +10,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 # A run of this many unreadable files in a row is a broken folder, not a stray bad file.
 MAX_UNREADABLE_RUN = 64

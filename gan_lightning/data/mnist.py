@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gan_lightning.data.base import InMemoryImageDataModule
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 DIGITS = [str(digit) for digit in range(10)]
 DIGIT_SIZES = (28, 32)

@@ -7,7 +7,7 @@ of a `data.batch_size=16,64` sweep differ in the hparams view as they did in tra
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lightning.run.resume import flatten
+from gan_lightning.conf import flatten
 
 # Config keys beyond the model's hyperparameters that define a run; keys under a prefix all count.
 RUN_KEYS = ("seed", "conditional", "channels_last", "compile", "max_generator_steps", "data.", "trainer.",

@@ -34,6 +34,7 @@ class TensorBoardLogger(LightningTensorBoardLogger):
 
         height, width, channels = shape
         image = Summary.Image(height=height, width=width, colorspace=channels, encoded_image_string=png)
+        # private torch: SummaryWriter's public add_image would encode the PNG again
         self.experiment._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
     @rank_zero_only

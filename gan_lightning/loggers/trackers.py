@@ -15,13 +15,36 @@ from lightning.pytorch.loggers import MLFlowLogger as LightningMLFlowLogger
 from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 
 def _require(module: str, choice: str, package: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise ConfigError(f"{choice} needs the {module} package, which is not installed: "
                           f"pip install -e \".[loggers]\" (or pip install {package}).")
+
+
+def _refuse_unreachable(uri: str, seconds: float = 5.0) -> None:
+    """An http(s) tracking server that does not answer: one sentence now, before the run starts,
+    instead of MLflow's retries (minutes) and tracebacks at the first logged value. Through the
+    proxies MLflow itself would use (urllib reads the same *_proxy variables)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        urllib.request.urlopen(uri, timeout=seconds).close()
+    except urllib.error.HTTPError:  # it answered (a status page, a 404): a server is there
+        return
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        where = urllib.parse.urlsplit(uri)
+        raise ConfigError(f"logger.mlflow.tracking_uri={uri} does not answer within {seconds:.0f} s ({reason}): "
+                          f"start the MLflow server there (mlflow server --host {where.hostname} --port "
+                          f"{where.port or 5000}), or log to a local store with "
+                          f"logger.mlflow.tracking_uri=file:outputs/mlruns.") from None
 
 
 class _KeepsRunId:
@@ -49,6 +72,7 @@ class MLFlowLogger(_KeepsRunId, LightningMLFlowLogger):
         self.id_file = Path(run_dir) / ".mlflow_run_id"
         if tracking_uri.startswith("file:"):  # absolute: MLflow caches a store per URI string
             tracking_uri = Path(tracking_uri.removeprefix("file:")).expanduser().resolve().as_uri()
+        _refuse_unreachable(tracking_uri)
         super().__init__(experiment_name=experiment_name, tracking_uri=tracking_uri, run_id=self._saved_id(),
                          run_name=kwargs.pop("run_name", None) or Path(run_dir).name, **kwargs)
 

@@ -7,8 +7,8 @@ import torch
 
 from gan_lightning.metrics.features import build_extractor, resolve_feature
 from gan_lightning.metrics.quality import METRICS, QualityMeter, check_metrics
+from gan_lightning.models.checkpoint_file import load_generator
 from gan_lightning.nets.conditional import with_labels
-from gan_lightning.run.read_checkpoint import load_generator
 
 __all__ = ["METRICS", "QualityMeter", "evaluate_checkpoint"]
 

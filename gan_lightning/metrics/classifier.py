@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 NUM_FEATURES = 128
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from torch import Tensor, nn
 
 from gan_lightning.data import to_uint8
+from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.classifier import load_classifier
-from gan_lightning.run.errors import ConfigError
 
 FEATURES = ("auto", "mnist", "inception")
 RESIZES = ("tensorflow", "antialias")

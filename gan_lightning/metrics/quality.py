@@ -13,9 +13,9 @@ from torch import Tensor, nn
 
 from gan_lightning.data import to_signed_unit
 from gan_lightning.data.mnist import DIGITS
+from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.features import Precomputed, build_metrics
 from gan_lightning.metrics.manifold import precision_recall_density_coverage
-from gan_lightning.run.errors import ConfigError
 
 # The names callbacks.metrics.metrics chooses from; each is logged as val/<name>.
 METRICS = ("fid", "kid", "is", "precision", "recall", "density", "coverage")

@@ -15,8 +15,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from gan_lightning.data import to_signed_unit
+from gan_lightning.errors import ConfigError, one_line_errors
 from gan_lightning.metrics.classifier import MNISTClassifier, save_classifier
-from gan_lightning.run.errors import ConfigError, one_line_errors
 
 log = logging.getLogger(__name__)
 

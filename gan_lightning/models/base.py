@@ -15,7 +15,8 @@ penalties see the same labels; `sample(n, labels=...)` draws the classes asked f
 
 import inspect
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import partial
 
 import lightning as L
@@ -25,6 +26,7 @@ from torch import Tensor
 import gan_lightning.models.direct_steps as direct_steps
 import gan_lightning.models.schedule as schedules
 from gan_lightning.loggers.write_now import write_now
+from gan_lightning.models.checkpoint_file import CHECKPOINT_FORMAT, refuse_other_format
 from gan_lightning.models.compiled import compile_nets
 from gan_lightning.models.divergence import DivergenceWatch
 from gan_lightning.models.ema import EMA
@@ -40,9 +42,8 @@ log = logging.getLogger(__name__)
 
 def adam(params, **options) -> torch.optim.Adam:
     """Adam with one fused kernel per weight where the device has it (CPU and CUDA since torch 2.4):
-    the same update, 1.3x the G steps/s of the default loop for model=gan on a CPU
-    (benchmarks/optimizer_step.py), and its step counter stays on the device, so a step reads
-    nothing back to the host."""
+    the same update, faster (benchmarks/optimizer_step.py), and its step counter stays on the
+    device, so a step reads nothing back to the host."""
     params = list(params)
     fused = torch.__version__ >= "2.4" and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
                                                 for p in params)
@@ -108,8 +109,10 @@ class GANModule(L.LightningModule):
         self.critic_steps = 0
         self.generator_steps = 0
         self.divergence_watch = DivergenceWatch()
-        # Each penalty's latest value, logged as train/<name> (lazy ones are not computed every step).
-        self._penalty_values: dict[str, Tensor] = {}
+        # What this step reports (report()): written at the logging steps, the latest value of each name.
+        self._reported: dict[str, Tensor | float] = {}
+        self._scores: tuple[Tensor, Tensor] | None = None  # watch_scores(): the latest critic step's
+        self._eager = False  # eager_critic(): D uncompiled, inside penalties
         # This epoch's sum of the critic's divergence estimate (times batch size) and its images.
         self._divergence_sum: Tensor | None = None
         self._divergence_images = 0
@@ -117,14 +120,53 @@ class GANModule(L.LightningModule):
         self._compiled: dict[str, torch.nn.Module] = {}
         self._direct_steps = False  # set as training starts (direct_steps.py)
 
-    # ---- the objective's pieces, as hooks a variant may override -----------------------
+    # ---- the steps and the objective's pieces, as hooks a variant may override ------------
 
-    def critic(self, images: Tensor, labels: Tensor | None = None, eager: bool = False) -> Tensor:
+    def critic_step(self, real: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The critic's loss on one batch of real images (`labels` when conditional): the base
+        loop toggles, backpropagates, steps and counts around it. Fakes are drawn for the real
+        images' labels; `watch_scores` gives D(x), D(G(z)) and the divergence watch their values."""
+        # detach, not no_grad: under autocast no_grad leaves a stale weight cache that
+        # starves G of gradients later (Lightning #19517).
+        fake = self(self.noise(real.shape[0]), labels).detach()
+        real_scores, fake_scores = self.critic(real, labels), self.critic(fake, labels)
+        loss = self.discriminator_loss(real_scores, fake_scores)
+        self.watch_scores(real_scores, fake_scores)
+        with self.eager_critic():  # (labels only when conditional: a variant's own penalty(real, fake) keeps working)
+            penalty = self.penalty(real, fake) if labels is None else self.penalty(real, fake, labels)
+        return loss if penalty is None else loss + penalty
+
+    def generator_step(self, real: Tensor, labels: Tensor | None = None) -> Tensor:
+        """G's loss on one batch: fakes drawn for the real images' labels, scored by `critic`
+        (the real batch is there for losses that compare, like relativistic or feature matching)."""
+        fake_scores = self.critic(self(self.noise(real.shape[0]), labels), labels)
+        if self.objective.loss.pairs:  # relativistic: fakes are scored against real images
+            return self.generator_loss(fake_scores, self.critic(real, labels))
+        return self.generator_loss(fake_scores)  # (a variant's own generator_loss may take the fake scores only)
+
+    def critic(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         """D's scores for `images` (of classes `labels` when conditional), augmented first when
-        augment=diffaugment (every D call goes here); compiled under compile=true unless `eager`
-        (a penalty, which differentiates twice)."""
-        discriminator = self.discriminator if eager else self._compiled.get("discriminator", self.discriminator)
+        augment=diffaugment: every D call goes here (compiled under compile=true, eager inside
+        `eager_critic()`, as in every penalty, which differentiates twice)."""
+        discriminator = self.discriminator if self._eager else self._compiled.get("discriminator", self.discriminator)
         return with_labels(discriminator, images if self.augment is None else self.augment(images), labels)
+
+    @contextmanager
+    def eager_critic(self) -> Iterator[None]:
+        """Inside: `critic` runs D uncompiled, so its scores can be differentiated twice (torch.compile
+        cannot: PyTorch issue 91469). The base wraps `penalty` in it."""
+        outer, self._eager = self._eager, True
+        try:
+            yield
+        finally:
+            self._eager = outer
+
+    def critic_features(self, images: Tensor) -> Tensor:
+        """D's last hidden features of `images` (augmented as every D input is), flattened: what
+        feature matching compares (class labels do not enter them: a projection D adds its label
+        term after them)."""
+        features = self._compiled.get("features", self.discriminator.features)
+        return features(images if self.augment is None else self.augment(images)).flatten(1)
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return self.objective.loss.discriminator(real_scores, fake_scores)
@@ -140,12 +182,13 @@ class GANModule(L.LightningModule):
         through `critic` (augmentation and labels included); a lazy one (reg.every=k) runs on
         every k-th critic step with its weight times k."""
         total = None
-        critic = partial(self.critic, eager=True) if labels is None else partial(self.critic, labels=labels, eager=True)
+        critic = self.critic if labels is None else partial(self.critic, labels=labels)
         for penalty in self.objective.penalties:
             if self.critic_steps % penalty.every:
                 continue
-            value = penalty(critic, real, fake, scaler=self.grad_scaler)
-            self._penalty_values[penalty.name] = value.detach()
+            with self.eager_critic():
+                value = penalty(critic, real, fake, scaler=self.grad_scaler)
+            self.report(f"train/{penalty.name}", value)
             gamma = self._scheduled.get(f"gamma_{penalty.name}")
             weight = penalty.weight if gamma is None else penalty.weight_at(gamma)
             total = weight * value if total is None else total + weight * value
@@ -156,6 +199,20 @@ class GANModule(L.LightningModule):
         if self.objective.clip is not None:
             clip_weights(self.discriminator, self.objective.clip)
 
+    # ---- what a step reports -------------------------------------------------------------
+
+    def report(self, name: str, value: Tensor | float) -> None:
+        """`value` logged as `name` on the generator-step axis, to every logger, at the next logging
+        step (every trainer.log_every_n_steps G steps); read there only, so reporting on every step
+        costs no host sync. From a callback: `pl_module.report(...)` in on_train_batch_end."""
+        self._reported[name] = value.detach() if torch.is_tensor(value) else value
+
+    def watch_scores(self, real_scores: Tensor, fake_scores: Tensor) -> None:
+        """D's scores on this critic step's real and fake images: logged as D(x) and D(G(z))
+        (probabilities or raw scores, as the loss group says), summed into the epoch's divergence
+        estimate and watched for NaN."""
+        self._scores = (real_scores.detach(), fake_scores.detach())
+
     # ---- the loop ------------------------------------------------------------------------
 
     def training_step(self, batch: Tensor | tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -164,20 +221,11 @@ class GANModule(L.LightningModule):
         # class frequencies on both sides and a penalty's real-fake pairs share their label.
         real, labels = batch if self.conditional else (batch, None)
         real = real.to(self.dtype)  # the nets' own dtype under trainer.precision=bf16-true or 64-true (else a no-op)
-        n = real.shape[0]
         if self.schedule is not None:
             self._follow_schedule()
 
         with self.toggled_optimizer(opt_d):
-            # detach, not no_grad: under autocast no_grad leaves a stale weight cache that
-            # starves G of gradients later (Lightning #19517).
-            fake = self(self.noise(n), labels).detach()
-            real_scores, fake_scores = self.critic(real, labels), self.critic(fake, labels)
-            loss_d = self.discriminator_loss(real_scores, fake_scores)
-            # (labels only when conditional: a variant's own penalty(real, fake) keeps working)
-            penalty = self.penalty(real, fake) if labels is None else self.penalty(real, fake, labels)
-            if penalty is not None:
-                loss_d = loss_d + penalty
+            loss_d = self.critic_step(real, labels)
             opt_d.zero_grad(set_to_none=True)
             self._backward(loss_d)
             self._step(opt_d)
@@ -187,20 +235,14 @@ class GANModule(L.LightningModule):
             return
 
         with self.toggled_optimizer(opt_g):
-            fake_scores_g = self.critic(self(self.noise(n), labels), labels)
-            if self.objective.loss.pairs:  # relativistic: fakes are scored against real images
-                loss_g = self.generator_loss(fake_scores_g, self.critic(real, labels))
-            else:  # (a variant's own generator_loss may take the fake scores only)
-                loss_g = self.generator_loss(fake_scores_g)
+            loss_g = self.generator_step(real, labels)
             opt_g.zero_grad(set_to_none=True)
             self._backward(loss_g)
             self._step(opt_g)
         self.generator_steps += 1
         if self.ema is not None:
-            self.ema.update(self.generator, self.generator_steps, images=n * self.trainer.world_size)
-        real_scores, fake_scores, loss_d, loss_g = (t.detach() for t in (real_scores, fake_scores, loss_d, loss_g))
-        self.divergence_watch.observe(self.generator_steps, real_scores, fake_scores, loss_d, loss_g)
-        self._log_step(loss_d, loss_g, real_scores, fake_scores)
+            self.ema.update(self.generator, self.generator_steps, images=real.shape[0] * self.trainer.world_size)
+        self._after_generator_step(loss_d.detach(), loss_g.detach())
 
     def _backward(self, loss: Tensor) -> None:
         if self._direct_steps:
@@ -214,23 +256,36 @@ class GANModule(L.LightningModule):
         else:
             optimizer.step()
 
-    def _log_step(self, loss_d: Tensor, loss_g: Tensor, real_scores: Tensor, fake_scores: Tensor) -> None:
-        # The critic's divergence estimate is averaged over the epoch: summed here (tensor adds,
-        # no host sync, no self.log call) and logged at the epoch's end.
-        n = real_scores.shape[0]
-        divergence = self.objective.loss.divergence(real_scores, fake_scores, loss_d) * n
-        self._divergence_sum = divergence if self._divergence_sum is None else self._divergence_sum + divergence
-        self._divergence_images += n
-        # Step scalars every log_every_n_steps G steps, and only then computed and read.
-        if self.generator_steps % self._log_every_n_generator_steps:
-            return
-        scalars = {"loss_d": loss_d, "loss_g": loss_g, **self.objective.loss.monitor(real_scores, fake_scores, loss_d),
-                   **self._penalty_values}
-        del scalars["divergence"]
-        named = {**{f"train/{name}": value for name, value in scalars.items()},
-                 **{f"schedule/{name}": value for name, value in self._scheduled.items()}}
-        write_now(self.trainer, {name: float(value) for name, value in named.items()},  # the logging step's host sync
-                  self.generator_steps, epoch=self.trainer.current_epoch)
+    def _after_generator_step(self, loss_d: Tensor, loss_g: Tensor) -> None:
+        """The divergence watch and estimate, and this step's scalars reported (all tensor work, no host sync)."""
+        if self._scores is None:  # a critic_step of a variant's own that watches no scores: the losses only
+            unwatched = torch.zeros((), device=loss_d.device)
+            self.divergence_watch.observe(self.generator_steps, unwatched, unwatched, loss_d, loss_g)
+        else:
+            real_scores, fake_scores = self._scores
+            self.divergence_watch.observe(self.generator_steps, real_scores, fake_scores, loss_d, loss_g)
+            # The critic's divergence estimate is averaged over the epoch: summed here, logged at its end.
+            n = real_scores.shape[0]
+            divergence = self.objective.loss.divergence(real_scores, fake_scores, loss_d) * n
+            self._divergence_sum = divergence if self._divergence_sum is None else self._divergence_sum + divergence
+            self._divergence_images += n
+        if self.generator_steps % self._log_every_n_generator_steps == 0:
+            self.report("train/loss_d", loss_d)
+            self.report("train/loss_g", loss_g)
+            if self._scores is not None:
+                monitor = self.objective.loss.monitor(*self._scores, loss_d)
+                for name, value in monitor.items():
+                    if name != "divergence":
+                        self.report(f"train/{name}", value)
+            for name, value in self._scheduled.items():
+                self.report(f"schedule/{name}", value)
+
+    def _write_reported(self) -> None:
+        """Every value reported since the last logging step, to the loggers at this G step (its one host sync)."""
+        if self._reported:
+            write_now(self.trainer, {name: float(value) for name, value in self._reported.items()},
+                      self.generator_steps, epoch=self.trainer.current_epoch)
+            self._reported = {}
 
     def epoch_divergence(self) -> Tensor | None:
         """The critic's divergence estimate averaged over this epoch's G steps so far (None before
@@ -281,6 +336,8 @@ class GANModule(L.LightningModule):
         at_log_step = generator_stepped and self.generator_steps % self._log_every_n_generator_steps == 0
         if at_log_step or self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             self.raise_if_diverged()
+        if at_log_step:  # after the callbacks' on_train_batch_end: what they reported goes too
+            self._write_reported()
 
     def on_train_epoch_end(self) -> None:
         divergence = self.epoch_divergence()
@@ -333,7 +390,8 @@ class GANModule(L.LightningModule):
 
     def _compile_nets(self) -> None:
         if getattr(self, "_compile_mode", None) and not self._compiled:
-            self._compiled = compile_nets({"generator": self.generator, "discriminator": self.discriminator},
+            self._compiled = compile_nets({"generator": self.generator, "discriminator": self.discriminator,
+                                           "features": self.discriminator.features},
                                           self._compile_mode, self.device.type)
 
     @property
@@ -376,8 +434,11 @@ class GANModule(L.LightningModule):
         # What a resume checks before loading weights: the variant (optimizer states differ
         # between variants) and the data the nets were sized for.
         datamodule = self.trainer.datamodule if self._trainer is not None else None
-        checkpoint.setdefault("gan_lightning", {}).update(variant=type(self).__name__,
+        checkpoint.setdefault("gan_lightning", {}).update(format=CHECKPOINT_FORMAT, variant=type(self).__name__,
                                                           data=getattr(datamodule, "name", None))
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        refuse_other_format(checkpoint, "the checkpoint")
 
     def get_extra_state(self) -> dict:
         # The counters travel in the state dict: checkpoints, load_from_checkpoint and
@@ -390,4 +451,4 @@ class GANModule(L.LightningModule):
     def set_extra_state(self, state: dict) -> None:
         self.critic_steps = int(state["critic_steps"])
         self.generator_steps = int(state["generator_steps"])
-        self._schedule_steps = state.get("schedule_steps")  # absent in checkpoints from before schedules
+        self._schedule_steps = state.get("schedule_steps")  # absent until a schedule starts

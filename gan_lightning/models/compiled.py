@@ -11,9 +11,9 @@ toggling is left alone: the module itself is not compiled (Lightning #21513).
 import logging
 import os
 import shutil
+from collections.abc import Callable
 
 import torch
-from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ def missing_compiler() -> str | None:
     return f"compile=true needs a C++ compiler ({' or '.join(candidates)}) on PATH, and there is none"
 
 
-def compile_nets(nets: dict[str, nn.Module], mode: str | None, device_type: str = "cpu") -> dict[str, nn.Module]:
-    """{name: compiled wrapper} for `nets`, or {} (with one warning sentence) where compiling cannot work."""
+def compile_nets(nets: dict[str, Callable], mode: str | None, device_type: str = "cpu") -> dict[str, Callable]:
+    """{name: compiled wrapper} for `nets` (modules or their methods), or {} (with one warning sentence) where compiling cannot work."""
     reason = missing_compiler() if device_type == "cpu" else None
     if reason is not None:
         log.warning("%s: training goes on eager (install one, e.g. apt install g++, to compile).", reason)

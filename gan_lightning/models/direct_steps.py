@@ -2,9 +2,8 @@
 
 `manual_backward` and `LightningOptimizer.step` go through the strategy and the precision plugin,
 which call on_before_backward, on_after_backward and on_before_optimizer_step on every callback
-and on the module: some 60 calls per G step of model=gan, listened to or not. Python that runs between large
-kernels finds a cold cache, so on the 2-core CPU skipping them saved 0.4 ms of the MLP GAN's
-35-ms step (benchmarks/overhead.py, before and after). On one device in 32-bit precision
+and on the module, listened to or not: Python between kernels that a small net's step can feel
+(docs/measurements.md, the speed section). On one device in 32-bit precision
 (trainer.precision=32-true, the default; the plain Precision plugin), with no callback and no
 module hook listening, the wrappers do nothing but `loss.backward()`, `optimizer.step()` and
 Lightning's count of optimizer steps (trainer.global_step): those are all a direct step does.
@@ -37,7 +36,8 @@ def direct_steps_allowed(trainer: L.Trainer, module: L.LightningModule) -> bool:
 
 
 def optimizer_step(optimizer: LightningOptimizer) -> None:
-    """`optimizer.step()` as Lightning's wrapper does it when no hook listens: the step, counted."""
+    """`optimizer.step()` as Lightning's wrapper does it when no hook listens: the step, counted.
+    Private Lightning (the step counters' hooks): there is no public way to count a step Lightning did not take."""
     optimizer._on_before_step()
     optimizer.optimizer.step()
     optimizer._on_after_step()

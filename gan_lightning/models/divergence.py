@@ -8,7 +8,7 @@ read only at logging steps and before a checkpoint.
 import torch
 from torch import Tensor
 
-from gan_lightning.run.errors import Diverged
+from gan_lightning.errors import Diverged
 
 # What is watched, in the order the module passes (and the error reports) them.
 WATCHED = ("D(x)", "D(G(z))", "loss_d", "loss_g")

@@ -2,8 +2,8 @@
 the checks every value passes before a net is built.
 
 A variant is defined once, in `conf/model/<preset>.yaml` (what Hydra composes for
-`model=<preset>`); a module built in Python without a value (`WGANGP(image_shape, net)`, a
-checkpoint from before a key existed) takes the same value from that file: its keys, and the
+`model=<preset>`); a module built in Python without a value (`WGANGP(image_shape, net)`)
+takes the same value from that file: its keys, and the
 loss and reg its defaults list names.
 """
 
@@ -15,7 +15,7 @@ from lightning.pytorch.core.mixins import HyperparametersMixin
 from lightning.pytorch.utilities.parsing import collect_init_args
 from omegaconf import OmegaConf
 
-from gan_lightning.run.errors import ConfigError, require_number
+from gan_lightning.errors import ConfigError, require_number
 
 OPTIMIZERS = ("adam", "rmsprop")
 

@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gan_lightning.run.errors import ConfigError, require_number
+from gan_lightning.errors import ConfigError, require_number
 
 SHAPES = ("constant", "cosine")
 # key -> (where its start value comes from, an example final value, the bound it stays below)

@@ -10,10 +10,3 @@ from gan_lightning.models.base import GANModule
 class WGANGP(GANModule):
     preset = "wgan_gp"
     critic_norm = "layer"
-
-    def __init__(self, *args, gp_weight: float | None = None, reg=None, **kwargs):
-        # gp_weight is the older spelling of reg={"gp": {"gamma": ...}}, which older
-        # checkpoints carry; a given `reg` wins.
-        if reg is None and gp_weight is not None:
-            reg = {"gp": {"gamma": gp_weight}}
-        super().__init__(*args, reg=reg, **kwargs)

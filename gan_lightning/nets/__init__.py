@@ -28,9 +28,9 @@ from functools import cache
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from gan_lightning.conf import config_options
+from gan_lightning.errors import ConfigError
 from gan_lightning.nets.conditional import ConditionalGenerator, ProjectionDiscriminator
-from gan_lightning.run.command_line import config_options
-from gan_lightning.run.errors import ConfigError
 
 __all__ = ["build_nets", "net_names", "ConditionalGenerator", "ProjectionDiscriminator"]
 

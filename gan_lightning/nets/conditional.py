@@ -2,9 +2,8 @@
 
 G: the one-hot label is concatenated with z (the conditional input of Mirza & Osindero 2014),
 so the wrapped G is built for latent_dim + num_classes inputs and its first layer learns each
-class's embedding (its weights on that class's input), on the scale of its weights on z. A
-free nn.Embedding beside z (unit-variance entries, as wide as z) was tried first: on mnist5k
-its class term drowned z: after 1,500 G steps each class was one image, the same for every z.
+class's embedding (its weights on that class's input), on the scale of its weights on z (a
+free unit-variance embedding beside z drowns z: each class collapses to one image).
 D: a projection discriminator (Miyato & Koyama 2018),
 
     D(x, y) = head(phi(x)) + <embed(y), phi(x)>
@@ -36,6 +35,10 @@ class ProjectionDiscriminator(nn.Module):
         self.net = discriminator
         self.embed = nn.Embedding(num_classes, discriminator.feature_dim)
         nn.init.xavier_uniform_(self.embed.weight)  # as in Miyato's code (and never all zero: spectral norm divides)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The wrapped D's features (the net contract's `features`; the label enters after them)."""
+        return self.net.features(x)
 
     def forward(self, x: Tensor, labels: Tensor) -> Tensor:
         features = self.net.features(x)

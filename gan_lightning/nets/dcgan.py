@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from gan_lightning.errors import ConfigError
 from gan_lightning.nets.norm import check_norm, critic_norm_layer
-from gan_lightning.run.errors import ConfigError
 
 # Each doubling doubles the widest layer too: 6 (up to 256x256 from 4x4) keeps it at 64 x 2^6 maps.
 MAX_DOUBLINGS = 6

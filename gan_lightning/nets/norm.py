@@ -3,7 +3,7 @@
 
 from torch import nn
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 NORMS = ("batch", "layer", "none")
 

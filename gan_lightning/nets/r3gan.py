@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 SLOPE = 0.2
 ACTIVATION_GAIN = math.sqrt(2 / (1 + SLOPE**2))  # He's gain for LeakyReLU(0.2)

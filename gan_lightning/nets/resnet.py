@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gan_lightning.errors import ConfigError
 from gan_lightning.nets.norm import check_norm, critic_norm_layer
-from gan_lightning.run.errors import ConfigError
 
 SIDES = "32, 48, 64, 96, 128, 192 or 256"
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from lightning.pytorch.utilities import rank_zero_only
 
+from gan_lightning.errors import ConfigError
 from gan_lightning.objective.augment import DiffAugment, build_augment
 from gan_lightning.objective.losses import LOSSES, Loss
 from gan_lightning.objective.penalties import Penalty, parse_reg
-from gan_lightning.run.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

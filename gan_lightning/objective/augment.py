@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 
 def _per_image(x: Tensor) -> Tensor:

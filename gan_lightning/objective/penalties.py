@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.run.errors import ConfigError, require_number
+from gan_lightning.errors import ConfigError, require_number
 
 
 def input_gradients(critic: Callable[[Tensor], Tensor], inputs: Tensor, scaler=None) -> Tensor:

@@ -16,7 +16,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.conf import config_options
+from gan_lightning.errors import ConfigError
+from gan_lightning.run.launch_checks import check_launch
 
 # Overrides of the original run that a resume replaces rather than repeats, and Hydra's own
 # record of how a sweep job was run (a resumed job is a single run).
@@ -38,6 +40,26 @@ def _unquoted(value: str) -> str:
     return value
 
 
+def _read_saved(path: Path):
+    """A run's saved .hydra/*.yaml, or a ConfigError naming the file and the line that cannot be read."""
+    import yaml
+
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        # where the construct that fails began (an unclosed [ on line 3), else where the parser stopped
+        mark = getattr(err, "context_mark", None) or getattr(err, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}{line} cannot be read ({problem}): mend that line as the run wrote it (one "
+                          f"'- key=value' a line), or start a new run with ckpt_path=<its checkpoint>.") from None
+    wanted, shape = (list, "a list of key=value lines") if path.name == "overrides.yaml" else (dict, "a mapping")
+    if not isinstance(content, wanted) or (wanted is list and not all(isinstance(o, str) for o in content)):
+        raise ConfigError(f"{path} is not as a run writes it ({shape}): mend it, or start a new run with "
+                          f"ckpt_path=<its checkpoint>.")
+    return content
+
+
 def expand_resume(arguments: list[str]) -> list[str]:
     """The command-line arguments with `resume=RUN_DIR` expanded (unchanged without one)."""
     resumes = [a for a in arguments if override_key(a) == "resume"]
@@ -51,13 +73,13 @@ def expand_resume(arguments: list[str]) -> list[str]:
     others = [a for a in arguments if a not in resumes]
     if any(a.startswith("-") for a in others):
         raise ConfigError(f"resume= continues one run and takes no flags ({' '.join(a for a in others if a.startswith('-'))}).")
-    saved_overrides = OmegaConf.to_container(OmegaConf.load(saved / "overrides.yaml"))
+    saved_overrides = _read_saved(saved / "overrides.yaml")
     # ~KEY for a key the run's own overrides set (trainer.profiler=simple) undoes that override
     undone = {override_key(o) for o in saved_overrides} & {override_key(a) for a in others if a.startswith("~")}
     others = [a for a in others if not (a.startswith("~") and override_key(a) in undone)]
     new_keys = {override_key(a) for a in others} | undone
     kept = [o for o in saved_overrides if override_key(o) not in (*REPLACED_KEYS, *new_keys)]
-    hydra_overrides = OmegaConf.load(saved / "hydra.yaml").hydra.overrides.hydra
+    hydra_overrides = ((_read_saved(saved / "hydra.yaml").get("hydra") or {}).get("overrides") or {}).get("hydra") or []
     kept += [o for o in hydra_overrides if override_key(o) not in REPLACED_KEYS
              and not override_key(o).startswith("hydra.sweep")]
     return [*kept, *others, f"hydra.run.dir={hydra_quote(run_dir)}", f"resume={hydra_quote(run_dir)}"]
@@ -77,12 +99,6 @@ def refuse_unparsable(arguments: list[str]) -> None:
             raise ConfigError(f"{argument!r} cannot be read as key=value: quote the value for Hydra inside quotes "
                               f"for the shell, e.g. {key}=\"'{value}'\" (paths with spaces, commas or non-ASCII "
                               f"characters need this).") from None
-
-
-def config_options(group: str) -> list[str]:
-    """The options of config group `group`: one conf/<group>/<option>.yaml each."""
-    return sorted(entry.name[:-5] for entry in (files("gan_lightning.conf") / group).iterdir()
-                  if entry.name.endswith(".yaml"))
 
 
 GROUPS = tuple(sorted(entry.name for entry in files("gan_lightning.conf").iterdir()
@@ -178,6 +194,8 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
         return
     chosen = {key: value for key, _, value in (o.partition("=") for o in overrides)
               if key in GROUPS and value in config_options(key)}
+    # a group typed as a list (reg=[r1,r2], logger=[tensorboard,csv]): none of its options alone says its keys
+    listed = {key for key, _, value in (o.partition("=") for o in overrides) if key in GROUPS and key not in chosen}
     for override in overrides:
         group, _, rest = override.partition("=")[0].partition(".")
         if override.startswith(("-", "+", "~")) or "=" not in override or group not in GROUPS or not rest:
@@ -193,6 +211,12 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
         presets = [global_keys(g, option).get(group, frozenset()) for g, option in {**default_options(), **chosen}.items()]
         known = set().union(*presets, *(option_keys(group, option) for option in options))
         name = rest.split(".")[0]
+        # logger=none logger.tensorboard.x=1: a key of another option's entry
+        if group in effective and group not in listed and not known:
+            having = [option for option in config_options(group) if name in option_keys(group, option)]
+            if having:
+                raise ConfigError(f"{override}: {group}.{name} is not in this run, because {group}={effective[group]} "
+                                  f"leaves it out: choose it with {group}={having[0]} instead.")
         if known and name not in known and group == "schedule":
             values = sorted(known - {"warmup", "steps", "final"})
             raise ConfigError(f"{override}: {name} cannot be scheduled: the keys that can are {', '.join(values)} "
@@ -204,6 +228,28 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
             where = (f"{group}={effective[group]} has no key {name!r} (its keys:" if group in effective
                      else f"no {group} config has a key {name!r} (their keys:")
             raise ConfigError(f"{override}: {where} {', '.join(sorted(known))}).")
+        option = effective.get(group) or default_options().get(group)
+        if option in config_options(group) and group not in listed and "." in rest:
+            refuse_unknown_entry_keys(override, group, option, rest)
+
+
+def refuse_unknown_entry_keys(override: str, group: str, option: str, rest: str) -> None:
+    """`callbacks.metrics.foo=1` where the metrics entry has no key foo gets Hydra's dump: one
+    sentence naming the entry's keys (and the plus that passes another argument to its target)."""
+    path = files("gan_lightning.conf") / group / f"{option}.yaml"
+    if "@package _global_" in path.read_text():
+        return
+    node, where = OmegaConf.to_container(OmegaConf.load(path)) or {}, group
+    if "defaults" in node:  # an option that extends another (trainer=gpu): its first level is checked above
+        return
+    for name in rest.split("."):
+        if not isinstance(node, dict):
+            return
+        if name not in node and where != group:
+            plus = (f"; an argument of its _target_ that is not there is added with a plus: +{override}"
+                    if "_target_" in node else "")
+            raise ConfigError(f"{override}: {where} has no key {name!r} (its keys: {', '.join(sorted(node))}){plus}.")
+        node, where = node.get(name), f"{where}.{name}"
 
 
 def refuse_unknown_top_level_keys(overrides: list[str]) -> None:
@@ -228,10 +274,11 @@ def refuse_unknown_top_level_keys(overrides: list[str]) -> None:
 
 
 def check_command_line(arguments: list[str]) -> list[str]:
-    """The arguments Hydra gets: `resume=` expanded; values Hydra cannot parse and unknown
-    loss/reg/augment names refused."""
+    """The arguments Hydra gets: `resume=` expanded; values Hydra cannot parse, unknown
+    loss/reg/augment names and sweeps that cannot launch refused."""
     refuse_unparsable([a for a in arguments if override_key(a) != "resume"])
     refuse_unknown_top_level_keys(arguments)
+    check_launch(arguments)
     arguments = expand_resume(arguments)
     refuse_unknown_pieces(arguments)
     refuse_unknown_group_keys(arguments)

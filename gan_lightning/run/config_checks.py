@@ -2,14 +2,16 @@
 trainer's budget and devices. Each failure is one ConfigError naming the key and a value that
 works, raised before anything is built (so the refused run leaves nothing behind)."""
 
+import logging
 from functools import cache
 from importlib.resources import files
 
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from gan_lightning.run.errors import ConfigError, require_number
+from gan_lightning.errors import ConfigError, require_number
 
+log = logging.getLogger(__name__)
 SEED_LIMIT = 2**32  # numpy's seeds, which seed_everything sets too
 
 
@@ -82,6 +84,69 @@ def check_schedule_finals(cfg: DictConfig, typed: list[str]) -> None:
                                   f"schedule.{name}=cosine to schedule it.")
 
 
+# Above this a learning rate is a typo (1e6 for 1e-6): every step throws the weights away.
+LR_REFUSED = 1.0
+# Above this GANs' Adam and RMSprop steps (1e-5 to 1e-3 in the papers) blow the losses up.
+LR_WARNED = 0.01
+
+
+def check_learning_rate(model: DictConfig) -> None:
+    """model.lr far above any GAN's: refused above 1, a warning line above 0.01 (a number at
+    all is the model's own check)."""
+    lr = model.get("lr")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)):
+        return
+    if lr > LR_REFUSED:
+        raise ConfigError(f"model.lr={lr} is far above any GAN's learning rate (1e-5 to 1e-3; above {LR_REFUSED:g} "
+                          f"every step throws the weights away): use e.g. model.lr=0.0002.")
+    if lr > LR_WARNED:
+        log.warning("model.lr=%g is far above the 1e-5 to 1e-3 that GANs train with: expect the losses to blow up "
+                    "(e.g. model.lr=0.0002).", lr)
+
+
+# What best.ckpt can keep the lowest of: the metrics where lower is better (the others would keep the worst).
+MONITORED = ("val/fid", "val/kid")
+
+
+def check_monitor(cfg: DictConfig, typed: list[str]) -> None:
+    """callbacks.checkpoint.monitor must be a metric this run logs and where lower is better;
+    otherwise best.ckpt is never written (or keeps the worst)."""
+    callbacks = cfg.get("callbacks") or {}
+    checkpoint, metrics = callbacks.get("checkpoint") or {}, callbacks.get("metrics") or {}
+    monitor = checkpoint.get("monitor")
+    if monitor is None:
+        return
+    measured = [name for name in MONITORED if metrics.get("feature") and name[4:] in metrics.get("metrics", ())]
+    if monitor in measured:
+        return
+    typed_here = any(o.split("=", 1)[0].lstrip("+~") == "callbacks.checkpoint.monitor" for o in typed)
+    if not measured and not typed_here:  # the default val/fid with metrics off: no best.ckpt, as documented
+        return
+    if not measured:
+        raise ConfigError(f"callbacks.checkpoint.monitor={monitor} needs the metrics, and "
+                          f"callbacks.metrics.feature=null turns them off: drop callbacks.metrics.feature=null, or "
+                          f"set callbacks.checkpoint.monitor=null (no best.ckpt).")
+    raise ConfigError(f"callbacks.checkpoint.monitor={monitor} is not a metric best.ckpt can keep the lowest of: "
+                      f"this run measures {' and '.join(measured)} (e.g. callbacks.checkpoint.monitor={measured[0]}), "
+                      f"or set it to null for no best.ckpt.")
+
+
+def check_search_objective(cfg: DictConfig) -> None:
+    """An Optuna search minimises each run's best FID; with the metrics off the critic's
+    divergence estimate would stand in, which no search over lr or critic steps can compare."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized() or "optuna" not in str(HydraConfig.get().sweeper.get("_target_", "")).lower():
+        return
+    metrics = (cfg.get("callbacks") or {}).get("metrics") or {}
+    if not metrics.get("feature"):
+        off = "callbacks.metrics.feature=null" if metrics else "callbacks=none"
+        raise ConfigError(f"hparams_search=optuna minimises each run's best FID, and {off} turns the metrics off: "
+                          f"the critic's divergence estimate that would stand in changes with lr and critic steps "
+                          f"whatever the images look like, so drop {off} (callbacks.metrics.num_samples=500 keeps "
+                          f"the metrics quick).")
+
+
 def check_trainer(cfg: DictConfig) -> None:
     trainer = cfg.trainer
     max_epochs = trainer.get("max_epochs")
@@ -118,5 +183,12 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.get("compile_mode") is not None and cfg.compile_mode not in modes:
         raise ConfigError(f"compile_mode={cfg.compile_mode!r} is not a torch.compile mode: use one of "
                           f"{', '.join(modes)}, or leave it null.")
+    if cfg.get("compile_mode") is not None and not cfg.get("compile"):
+        raise ConfigError(f"compile_mode={cfg.compile_mode} does nothing without compile=true: add compile=true, "
+                          f"or leave compile_mode out.")
+    check_learning_rate(cfg.get("model") or {})
     check_trainer(cfg)
-    check_schedule_finals(cfg, _typed_overrides())
+    typed = _typed_overrides()
+    check_schedule_finals(cfg, typed)
+    check_monitor(cfg, typed)
+    check_search_objective(cfg)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from omegaconf import DictConfig
 
-from gan_lightning.run.errors import ConfigError
+from gan_lightning.errors import ConfigError
 
 # Lightning's registered names for the same strategies with find_unused_parameters=True.
 UNUSED_PARAMETER_SAFE = {
@@ -25,7 +25,7 @@ UNUSED_PARAMETER_SAFE = {
 }
 
 
-def check_gpus_without_nvml_when_there_is_none() -> None:
+def use_cached_cuda_check_without_a_driver() -> None:
     """Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1: torch then asks NVML for GPUs, which leaves
     forked processes able to use CUDA. Without an NVIDIA driver NVML never loads, torch tries
     again at every check, and Adam checks at every optimizer step (0.07 ms each on the 2-core
@@ -34,8 +34,8 @@ def check_gpus_without_nvml_when_there_is_none() -> None:
     if os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") != "1":
         return
     try:
-        no_nvml = torch.cuda._device_count_nvml() < 0
-    except Exception:  # a private function: keep Lightning's setting if it moves
+        no_nvml = torch.cuda._device_count_nvml() < 0  # private torch: the only way to ask NVML alone
+    except Exception:  # keep Lightning's setting if it moves
         return
     if no_nvml:
         del os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"]

@@ -29,3 +29,9 @@ def quiet_library_noise() -> None:
     logging.getLogger("lightning.pytorch.loggers.mlflow").addFilter(_DropMessages("Experiment with name"))
     # compile=true on a CPU: Inductor looks for a CUDA toolkit it will not use.
     logging.getLogger("torch.utils.cpp_extension").addFilter(_DropMessages("No CUDA runtime is found"))
+
+
+def quiet_sweeper_plugins() -> None:
+    """Before Hydra starts a sweep: hparams_search=optuna's database layer (alembic) announces
+    each of its plugins, seven lines at INFO, as the sweeper loads."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -88,8 +88,9 @@ def undo_refused_run() -> bool:
     return snapshot is not None and snapshot.restore()
 
 
-class TrainingStarted(L.Callback):
-    """From the first training step on, a run's directory is a record to keep, whatever stops it."""
+class KeepRunOnceTraining(L.Callback):
+    """From the first training step on, a run's directory is a record to keep, whatever stops it:
+    a refusal after that point no longer undoes the run."""
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         if _current is not None:

@@ -1,6 +1,6 @@
 """The checkpoint a run continues from (`resume=RUN_DIR` or `ckpt_path=`), checked before
 anything trains: it must exist, be a gan_lightning checkpoint of this model and data
-(run/read_checkpoint.py) and have budget left; a resumed run must also be the same run.
+(check_resumable, below) and have budget left; a resumed run must also be the same run.
 
 The checkpoint is the record of what trained: every checkpoint carries the composed config
 (`ConfigRecord`) beside the model's hyperparameters. A resume whose config differs from that
@@ -9,14 +9,14 @@ change the trained weights (`MAY_CHANGE`), is refused, naming each key with both
 whether the change was typed or edited into the run's .hydra/overrides.yaml.
 """
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lightning.run.errors import ConfigError
-from gan_lightning.run.read_checkpoint import read_checkpoint
+from gan_lightning.conf import flatten
+from gan_lightning.errors import ConfigError
+from gan_lightning.models.checkpoint_file import describe, read_checkpoint
 
 # What a resume may change: the budget, and keys that do not change the trained weights
 # (display, logging and checkpoint intervals, the loggers, the profiler, the metrics' interval, sample count and
@@ -28,17 +28,6 @@ MAY_CHANGE = ("trainer.max_epochs", "max_generator_steps", "trainer.enable_progr
               "callbacks.metrics.precision_recall_k", "callbacks.metrics.density_coverage_k",
               "callbacks.sample_grid.every_n_epochs", "data.num_workers", "resume", "ckpt_path", "paths.", "logger.",
               "channels_last", "compile", "compile_mode", "trainer.profiler")
-
-
-# WGAN's and WGAN-GP's keyword arguments from before the reg group; older checkpoints carry them.
-LEGACY_SPELLINGS = ("clip_value", "gp_weight")
-
-
-def flatten(tree, prefix: str = "") -> dict:
-    """{"a.b.c": value} for every leaf of nested mappings."""
-    if not isinstance(tree, Mapping) or (prefix and not tree):
-        return {prefix.rstrip("."): tree}
-    return {key: value for name, sub in tree.items() for key, value in flatten(sub, f"{prefix}{name}.").items()}
 
 
 class ConfigRecord(L.Callback):
@@ -86,23 +75,15 @@ class Continuation:
                           f"{key}={budget} allows no more; to train on, raise it above {trained}, "
                           f"e.g. {key}={2 * trained}.")
 
-    def refuse_changes(self, current: dict, hparams: Mapping) -> None:
+    def refuse_changes(self, current: dict) -> None:
         """A ConfigError naming every key whose value differs from what the checkpoint trained with;
         `current` is this run's composed config as ConfigRecord keeps it."""
-        record = self.checkpoint.get("gan_lightning", {}).get("config")
-        if record is not None:
-            # a run directory moved or copied elsewhere: paths inside it move with it
-            moved = record.get("paths.output_dir"), current.get("paths.output_dir")
-            record = {key: value.replace(*moved, 1) if isinstance(value, str) and None not in moved
-                      and value.startswith(moved[0]) else value for key, value in record.items()}
-            changes = _differences(record, current)
-        else:  # a checkpoint from before the config record: its model hyperparameters
-            recorded = {**self.checkpoint["hyper_parameters"]}
-            for side in (recorded, current := {**hparams}):  # from before net.spectral_norm: it was off
-                side["net"] = {"spectral_norm": False, **side.get("net", {})}
-                for key in LEGACY_SPELLINGS:  # compared as the reg they became
-                    side.pop(key, None)
-            changes = _differences(flatten(recorded), flatten(current), "model hyperparameter ")
+        record = self.checkpoint["gan_lightning"]["config"]
+        # a run directory moved or copied elsewhere: paths inside it move with it
+        moved = record.get("paths.output_dir"), current.get("paths.output_dir")
+        record = {key: value.replace(*moved, 1) if isinstance(value, str) and None not in moved
+                  and value.startswith(moved[0]) else value for key, value in record.items()}
+        changes = _differences(record, current)
         if changes:
             raise ConfigError(f"{self.typed} would not continue the same run: {'; '.join(changes)} (the checkpoint's "
                               f"value first; typed, or edited into {Path(self.path).parents[1] / '.hydra' / 'overrides.yaml'}). "
@@ -122,3 +103,26 @@ def continuation(cfg: DictConfig) -> Continuation | None:
     if cfg.get("ckpt_path") is not None:
         return Continuation(str(cfg.ckpt_path), "ckpt_path", f"ckpt_path={cfg.ckpt_path}")
     return None
+
+
+def check_resumable(checkpoint: dict, path: str, model, datamodule) -> None:
+    """A ConfigError naming both sides when `checkpoint` was not written by a run like this one."""
+    hparams = checkpoint["hyper_parameters"]
+    stamp = checkpoint.get("gan_lightning", {})
+    ours = {key: model.hparams.get(key) for key in ("net", "image_shape", "latent_dim", "optimizer", "class_names")}
+    theirs = {key: hparams.get(key) for key in ours}
+    theirs["image_shape"] = list(theirs["image_shape"])
+    ours["image_shape"] = list(ours["image_shape"])
+    same_variant = stamp.get("variant", type(model).__name__) == type(model).__name__
+    same_data = stamp.get("data") in (None, getattr(datamodule, "name", None))
+    if not (same_variant and same_data and ours == theirs):
+        differs = [f"{key}.{sub}: {theirs[key].get(sub)!r} -> {ours[key].get(sub)!r}"
+                   for key in ours if isinstance(ours[key], dict) and isinstance(theirs[key], dict)
+                   for sub in sorted({*ours[key], *theirs[key]}) if ours[key].get(sub) != theirs[key].get(sub)]
+        differs += [key for key in ours if ours[key] != theirs[key] and not isinstance(ours[key], dict)]
+        detail = f" (they differ in {'; '.join(differs)})" if differs else ""
+        raise ConfigError(
+            f"ckpt_path={path} holds {describe(stamp.get('variant'), hparams, stamp.get('data'))}, but this run is "
+            f"{describe(type(model).__name__, model.hparams, getattr(datamodule, 'name', None))}{detail}: "
+            f"resume with resume=<run directory>, which reuses that run's config, or give the same model, net "
+            f"and data overrides.")

@@ -13,7 +13,7 @@ import signal
 import threading
 from collections.abc import Callable
 
-from gan_lightning.run.errors import Interrupted
+from gan_lightning.errors import Interrupted
 
 log = logging.getLogger(__name__)
 

@@ -36,3 +36,16 @@ class CrashAt(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if pl_module.generator_steps >= self.step:
             raise RuntimeError(f"a bug at generator step {pl_module.generator_steps}")
+
+
+class PoisonAt(L.Callback):
+    """A diverging run: D's weights become NaN after generator step `step` (a learning rate far too
+    high would do it, but one the run refuses to start with)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.generator_steps == self.step:
+            for weight in pl_module.discriminator.parameters():
+                weight.data.fill_(float("nan"))

@@ -2,14 +2,16 @@
 
 `ConfigError` is bad input a user can fix (exit code 2). `RunStopped` is a run that stopped
 on purpose part-way (a signal, a diverged loss) with its own exit code. The entry points
-print the message on one line, also into the run's train.log, and exit.
+(`one_line_errors`) print the message on one line, also into the run's
+train.log, and exit. Here at the package root, so the core (models, nets, data, ...) raises
+them without importing the run's plumbing.
 """
 
 import errno
 import logging
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from omegaconf.errors import MissingMandatoryValue
@@ -71,6 +73,17 @@ def require_number(key: str, value, low: float = 0.0, high: float | None = None,
         raise ConfigError(f"{key}={value} must {bounds}{fix}.")
 
 
+class Diverged(RunStopped):
+    """A loss or D's scores became NaN or infinite; `kept` says which checkpoint is still good."""
+
+    def __init__(self, value: str, step: int):
+        super().__init__(f"{value} became NaN or infinite at generator step {step}", exit_code=3)
+        self.kept = "no checkpoint had been written yet"
+
+    def __str__(self) -> str:
+        return f"Training diverged: {self.args[0]}; {self.kept}. Lower model.lr, or add a penalty."
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     """`exc` and the exceptions behind it, outermost first (Hydra and Lightning wrap or chain them)."""
     chain = []
@@ -88,10 +101,31 @@ def find_one_line_error(exc: BaseException) -> OneLineError | None:
         if isinstance(exc, MissingMandatoryValue):  # a `???` in the config, e.g. data=folder's root
             return ConfigError(f"{exc.full_key} has no value: set it on the command line, e.g. {exc.full_key}=...")
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            where = f" writing {exc.filename}" if exc.filename else ""
-            return WriteFailed(f"No space left on the device{where}: free some space, then continue the run with "
-                               f"resume=<its run directory> (its last complete checkpoint is kept).")
+            return _disk_full(exc)
     return None
+
+
+def _disk_full(exc: OSError) -> WriteFailed:
+    """A full disk: the file (else the run directory), the space left there, and the resume
+    command only where the run has a last.ckpt to resume from."""
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    from hydra.core.hydra_config import HydraConfig
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
+    target = Path(exc.filename) if exc.filename else run_dir
+    where = f" writing {exc.filename}" if exc.filename else f" writing into {run_dir}" if run_dir else ""
+    folder = next((p for p in ([target, *target.parents] if target else []) if p.is_dir()), None)
+    free = f" ({shutil.disk_usage(folder).free / 1e6:.1f} MB free there)" if folder else ""
+    if run_dir is None:
+        then = "run the command again"
+    elif (run_dir / "checkpoints" / "last.ckpt").is_file():
+        then = f"continue the run with resume={shlex.quote(str(run_dir))} (its last.ckpt is kept)"
+    else:
+        then = "start the run again (no checkpoint had been written to resume from)"
+    return WriteFailed(f"No space left on the device{where}{free}: free some space, then {then}.")
 
 
 def unbuildable_config(exc: BaseException) -> ConfigError | None:
@@ -124,12 +158,12 @@ def write_to_log_files(message: str) -> None:
 
 
 @contextmanager
-def one_line_errors(program: str = "gan_lightning") -> Iterator[None]:
+def one_line_errors(program: str = "gan_lightning", undo_refused_run: Callable[[], bool] = lambda: False
+                    ) -> Iterator[None]:
     """In an entry point: a OneLineError anywhere below becomes one line on stderr and its exit
-    code. A refusal (ConfigError) before training leaves the run directory as it was; any
-    other error is kept in the run's train.log, a crash with its traceback."""
-    from gan_lightning.run.record import undo_refused_run
-
+    code. A refusal (ConfigError) before training is undone by `undo_refused_run` (True when it
+    put the run directory back as it was); any other error is kept in the run's train.log, a
+    crash with its traceback."""
     try:
         yield
     except Interrupted as interrupted:
@@ -147,14 +181,3 @@ def one_line_errors(program: str = "gan_lightning") -> Iterator[None]:
             write_to_log_files(message)
         print(f"{program}: {message}", file=sys.stderr)
         sys.exit(error.exit_code)
-
-
-class Diverged(RunStopped):
-    """A loss or D's scores became NaN or infinite; `kept` says which checkpoint is still good."""
-
-    def __init__(self, value: str, step: int):
-        super().__init__(f"{value} became NaN or infinite at generator step {step}", exit_code=3)
-        self.kept = "no checkpoint had been written yet"
-
-    def __str__(self) -> str:
-        return f"Training diverged: {self.args[0]}; {self.kept}. Lower model.lr, or add a penalty."

@@ -1,13 +1,26 @@
-"""Reading a gan_lightning checkpoint without Hydra, the training config or the variant's class,
-and checking that one fits the run that is about to resume from it."""
+"""Reading a gan_lightning checkpoint file without Hydra, the training config or the variant's
+class: the generator and its hyperparameters (the sampling CLI, evaluate_checkpoint, resume)."""
 
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from gan_lightning import __version__
+from gan_lightning.errors import ConfigError
 from gan_lightning.nets import build_nets
-from gan_lightning.run.errors import ConfigError
+
+# What a checkpoint's layout is: raised when it changes, so a checkpoint is read only by code that knows it.
+CHECKPOINT_FORMAT = 1
+
+
+def refuse_other_format(checkpoint: dict, what: str) -> None:
+    """A ConfigError naming the format a gan_lightning checkpoint was written in, unless it is this version's."""
+    written = checkpoint.get("gan_lightning", {}).get("format")
+    if written != CHECKPOINT_FORMAT:
+        kind = f"format {written}" if written is not None else "a development format from before formats were numbered"
+        raise ConfigError(f"{what} is in checkpoint {kind}, and this gan_lightning ({__version__}) reads format "
+                          f"{CHECKPOINT_FORMAT} only: load it with the gan_lightning that wrote it, or train again.")
 
 
 def read_checkpoint(path: str | Path, key: str = "ckpt") -> dict:
@@ -29,6 +42,7 @@ def read_checkpoint(path: str | Path, key: str = "ckpt") -> dict:
     if not {"net", "image_shape", "latent_dim"} <= set(hparams) or not any(k.startswith("generator.") for k in state):
         raise ConfigError(f"{key}={path} is not a gan_lightning checkpoint: it has no generator weights and net, "
                           f"image_shape, latent_dim hyperparameters.")
+    refuse_other_format(checkpoint, f"{key}={path}")
     return checkpoint
 
 
@@ -39,31 +53,6 @@ def describe(variant: str | None, hparams: dict, data: str | None) -> str:
     text = f"{variant or 'a model'} with net={hparams['net'].get('name')} on {shape} images"
     text += f" of {data}" if data else ""
     return text + (f", conditional on {len(hparams['class_names'])} classes" if hparams.get("class_names") else "")
-
-
-def check_resumable(checkpoint: dict, path: str, model, datamodule) -> None:
-    """A ConfigError naming both sides when `checkpoint` was not written by a run like this one."""
-    hparams = checkpoint["hyper_parameters"]
-    stamp = checkpoint.get("gan_lightning", {})
-    ours = {key: model.hparams.get(key) for key in ("net", "image_shape", "latent_dim", "optimizer", "class_names")}
-    theirs = {key: hparams.get(key) for key in ours}
-    theirs["image_shape"] = list(theirs["image_shape"])
-    ours["image_shape"] = list(ours["image_shape"])
-    for side in (ours, theirs):  # checkpoints from before net.spectral_norm existed had it off
-        side["net"] = {"spectral_norm": False, **side["net"]}
-    same_variant = stamp.get("variant", type(model).__name__) == type(model).__name__
-    same_data = stamp.get("data") in (None, getattr(datamodule, "name", None))
-    if not (same_variant and same_data and ours == theirs):
-        differs = [f"{key}.{sub}: {theirs[key].get(sub)!r} -> {ours[key].get(sub)!r}"
-                   for key in ours if isinstance(ours[key], dict) and isinstance(theirs[key], dict)
-                   for sub in sorted({*ours[key], *theirs[key]}) if ours[key].get(sub) != theirs[key].get(sub)]
-        differs += [key for key in ours if ours[key] != theirs[key] and not isinstance(ours[key], dict)]
-        detail = f" (they differ in {'; '.join(differs)})" if differs else ""
-        raise ConfigError(
-            f"ckpt_path={path} holds {describe(stamp.get('variant'), hparams, stamp.get('data'))}, but this run is "
-            f"{describe(type(model).__name__, model.hparams, getattr(datamodule, 'name', None))}{detail}: "
-            f"resume with resume=<run directory>, which reuses that run's config, or give the same model, net "
-            f"and data overrides.")
 
 
 def load_generator(path: str | Path, ema: bool = True, device: str = "cpu") -> tuple[nn.Module, dict]:
