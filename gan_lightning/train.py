@@ -25,7 +25,7 @@ from gan_lightning.run.distributed import (
     refuse_relaunching_sweeps,
 )
 from gan_lightning.run.no_profiler import NoProfiler
-from gan_lightning.run.quiet import quiet_library_noise
+from gan_lightning.run.quiet import quiet_library_noise, quiet_sweeper_plugins
 from gan_lightning.run.record import KeepRunOnceTraining, undo_refused_run
 from gan_lightning.run.resume import ConfigRecord, check_resumable, continuation
 from gan_lightning.run.signals import stop_at_once
@@ -152,6 +152,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def main() -> float | None:
     stop_at_once()  # Ctrl-C from here on is one line and exit 130, never a traceback
+    quiet_sweeper_plugins()
     with one_line_errors(undo_refused_run=undo_refused_run):
         sys.argv[1:] = check_command_line(sys.argv[1:])  # resume=RUN_DIR -> that run's own overrides
         return _hydra_main()
