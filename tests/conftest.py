@@ -54,16 +54,64 @@ if threading.current_thread() is threading.main_thread():
 
 
 def session_classifier() -> tuple[Path, float]:
-    """The metrics' digit classifier, trained on mnist5k once per test session: (path, test accuracy)."""
+    """The metrics' digit classifier as a user's first run on digits trains it: (path, test accuracy).
+    Trained once (25 s) and kept in pytest's cache until its code changes; pytest-xdist's workers
+    share it (the first trains it while the others wait)."""
     if not _CLASSIFIER:
+        import fcntl
+
         from gan_lightning.data import MNIST5kDataModule
         from gan_lightning.metrics.train_classifier import train_classifier
 
-        folder = Path(tempfile.mkdtemp(prefix="gan_lightning_classifier_"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        folder = Path(os.environ["GAN_LIGHTNING_TEST_CLASSIFIER"])
         path = folder / "mnist5k.pt"
-        _CLASSIFIER.append((path, train_classifier(MNIST5kDataModule(), path, "mnist5k")))
+        with open(folder / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                threads = torch.get_num_threads()
+                torch.set_num_threads(os.cpu_count() or 1)  # the workers wait for it: all cores
+                try:
+                    accuracy = train_classifier(MNIST5kDataModule(), folder / "training.pt", "mnist5k")
+                finally:
+                    torch.set_num_threads(threads)
+                (folder / "accuracy").write_text(repr(accuracy))
+                os.replace(folder / "training.pt", path)
+            _CLASSIFIER.append((path, float((folder / "accuracy").read_text())))
     return _CLASSIFIER[0]
+
+
+def _classifier_cache(config) -> Path:
+    """pytest's cache folder for the classifier of this code (a folder of the session's when the
+    cache is off): a change to the classifier or its training trains it again."""
+    import hashlib
+
+    import gan_lightning.metrics.classifier as classifier
+    import gan_lightning.metrics.train_classifier as training
+
+    key = hashlib.sha256(torch.__version__.encode())
+    for module in (classifier, training):
+        key.update(Path(module.__file__).read_bytes())
+    if config.pluginmanager.has_plugin("cacheprovider") and getattr(config, "cache", None) is not None:
+        return config.cache.mkdir(f"gan_lightning_classifier_{key.hexdigest()[:16]}")
+    folder = Path(tempfile.mkdtemp(prefix="gan_lightning_classifier_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: the cores this process may use (affinity and CPU quota), not the machine's."""
+    from gan_lightning.run.threads import usable_cores
+
+    return usable_cores()
+
+
+def pytest_configure(config) -> None:
+    if not hasattr(config, "workerinput"):  # pytest-xdist's controller, or a run without xdist
+        os.environ["GAN_LIGHTNING_TEST_CLASSIFIER"] = str(_classifier_cache(config))
+    else:  # one thread each, in the worker and the runs it starts (threads of several workers would fight
+        # over the cores), so a run in a process and its reference run in the worker compute the same numbers
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 @dataclass

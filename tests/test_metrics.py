@@ -26,9 +26,9 @@ RUN = ("trainer.max_epochs=1", "trainer.limit_train_batches=8", "trainer.enable_
        "callbacks.metrics.num_samples=128")
 
 
-def test_the_digit_classifier_reaches_95_percent_on_held_out_digits(digit_classifier):
+def test_the_digit_classifier_reaches_97_5_percent_on_held_out_digits(digit_classifier):
     path, accuracy = digit_classifier
-    assert accuracy >= 0.95
+    assert accuracy >= 0.975  # 98.0% measured
     # ...measured on digits it never saw, and reproducible from the saved file
     from gan_lightning.metrics.train_classifier import accuracy as measure
 
