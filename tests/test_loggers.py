@@ -71,7 +71,7 @@ def test_every_logger_records_the_run_not_only_the_model(four_loggers):
     for hparams in (yaml.safe_load((run_dir / "tensorboard" / "hparams.yaml").read_text()),
                     yaml.safe_load((run_dir / "csv" / "hparams.yaml").read_text()), wandb_config):
         assert hparams["seed"] == 7 and hparams["preset"] == "quickstart"
-        assert hparams["data"] == {"name": "mnist5k", "batch_size": 16, "image_size": 32}
+        assert hparams["data"] == {"name": "mnist5k", "batch_size": 16, "image_size": 32, "limit": None}
         assert hparams["trainer"]["max_epochs"] == 1 and hparams["trainer"]["precision"] == "32-true"
         assert hparams["callbacks"]["metrics"]["num_samples"] == 64
         assert hparams["lr"] == 1e-3 and hparams["net"]["name"] == "dcgan"  # the model's, as before

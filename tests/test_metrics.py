@@ -121,7 +121,8 @@ def test_inception_score_reads_the_digit_classifier_logits_as_torchmetrics_does(
     cursor = iter(to_signed_unit(real).split(500))
     torch.manual_seed(0)
     values = meter.measure(lambda n: next(cursor), 600)
-    assert set(values) == {"val/fid", "val/is", "val/is_std", "val/class_coverage"}  # only what was chosen
+    assert set(values) == {"val/fid", "val/is", "val/is_std", "val/class_coverage", "val/feature_spread"}  # as chosen
+    assert values["val/feature_spread"] == pytest.approx(1.0)  # the real images themselves: their own variety
     reference = InceptionScore(feature=Precomputed(10), splits=10)
     reference.update(meter.extractor.logits(meter.extractor(to_signed_unit(real))))
     torch.manual_seed(0)  # the same split of the samples

@@ -101,6 +101,7 @@ class RunCheckpoint(Checkpoint):
         # (epoch, batches trained in it, whether the epoch had ended): saved with every checkpoint.
         self.position = (0, 0, False)
         self.signals = StopSignals()
+        self.stop_reason: str | None = None  # request_stop(): a stop that is not a signal
         self._stopping = False
         self._cut_short = False
         self._restored_random_states: dict | None = None
@@ -145,7 +146,7 @@ class RunCheckpoint(Checkpoint):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self.position = (trainer.current_epoch, batch_idx + 1, False)
-        stop, interval_due = any_rank(trainer, self.signals.requested is not None,
+        stop, interval_due = any_rank(trainer, self._stop_requested(),
                                       self.interval.due(pl_module.generator_steps))
         # A budget (max_generator_steps) that ends the run mid-epoch: Lightning still closes the
         # epoch, so the checkpoint that lets a longer budget continue exactly is written here.
@@ -172,7 +173,7 @@ class RunCheckpoint(Checkpoint):
         if score is not None and math.isfinite(float(score)) and float(score) < self.best:
             self.best = float(score)
             self.save(trainer, pl_module, "best")
-        if any_rank(trainer, self.signals.requested is not None)[0]:
+        if any_rank(trainer, self._stop_requested())[0]:
             self._stop(trainer, pl_module)
 
     def save(self, trainer: L.Trainer, pl_module: L.LightningModule, name: str, wait: bool = False) -> Path:
@@ -256,9 +257,17 @@ class RunCheckpoint(Checkpoint):
         self.writes.close()
         self.signals.uninstall()
 
+    def request_stop(self, reason: str) -> None:
+        """Stop as a Ctrl-C does (last.ckpt of this step, the resume command), for `reason` ("the health alarm ...")."""
+        self.stop_reason = self.stop_reason or reason
+
+    def _stop_requested(self) -> bool:
+        return self.signals.requested is not None or self.stop_reason is not None
+
     def _stop(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.writes.wait()
-        raise RunStopped(f"Stopped by {self.signals.name} at generator step {pl_module.generator_steps} (epoch "
+        by = self.signals.name if self.signals.requested is not None else self.stop_reason
+        raise RunStopped(f"Stopped by {by} at generator step {pl_module.generator_steps} (epoch "
                          f"{trainer.current_epoch + 1}); {self.last_path} holds that step. Resume with: "
                          f"python -m gan_lightning resume={shlex.quote(str(self.dirpath.parent))}",
-                         exit_code=128 + int(self.signals.requested or 15))
+                         exit_code=128 + self.signals.requested if self.signals.requested is not None else 1)

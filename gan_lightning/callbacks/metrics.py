@@ -119,6 +119,7 @@ class QualityMetrics(L.Callback):
         last = trainer.should_stop or (trainer.max_epochs not in (None, -1) and epoch >= trainer.max_epochs)
         if not (epoch == 1 or epoch % self.every_n_epochs == 0 or last):
             return
+        self.evaluated_step = pl_module.generator_steps  # (the health callback reads this evaluation)
         values = self.evaluate(trainer, pl_module) if trainer.is_global_zero else None
         values = trainer.strategy.broadcast(values, src=0)  # every rank logs the same numbers
         # Straight to the loggers and flushed: a Ctrl-C during the epoch's checkpoint still keeps

@@ -38,6 +38,7 @@ class Run:
     error: str | None = None            # the failed run's error line
     evaluations: list[dict] = field(default_factory=list)  # [{"step": G step, "fid": ..., ...}] in order
     generator_steps: int = 0
+    alarms: list[str] = field(default_factory=list)  # its health alarms' names, in order (train.log)
     seconds: float | None = None        # wall time: the first to the last event written (TensorBoard), else train.log's lines
 
     @property
@@ -145,6 +146,8 @@ def _read_log(run: Run) -> None:
                 last_error = ([text.strip() for text in following if text.strip()] or [last_error])[-1]
         elif match[3].startswith("finished:"):
             run.status, last_error = "finished", None
+        elif match[3].startswith("Health alarm ("):
+            run.alarms.append(match[3][len("Health alarm ("):].split(")", 1)[0])
         elif match[3].startswith("Resuming from"):
             run.status = "incomplete"
     if times:

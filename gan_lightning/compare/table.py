@@ -51,6 +51,16 @@ class Row:
         return ", ".join(f"{count} {status}" for status, count in counts.items())
 
 
+    @property
+    def alarms(self) -> str:
+        """The health alarms its runs raised: '2 d_overfits, 1 fid_worse', or '-'."""
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            for name in run.alarms:
+                counts[name] = counts.get(name, 0) + 1
+        return ", ".join(f"{count} {name}" for name, count in counts.items()) or "-"
+
+
 def differing_keys(runs: list[Run]) -> list[str]:
     """The settings whose values are not the same in every run (seed aside), in typed order."""
     keys = list(dict.fromkeys(key for run in runs for key in run.settings if key != "seed"))
@@ -88,11 +98,11 @@ SHOWN = [("best FID", "best_fid", 1), ("final FID", "final_fid", 1), ("KID", "be
 
 
 def markdown(keys: list[str], rows: list[Row]) -> str:
-    head = ["", *keys, "seeds", "runs", *(title for title, _, _ in SHOWN)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * (len(keys) + 3) + ["---:"] * len(SHOWN)) + "|"]
+    head = ["", *keys, "seeds", "runs", "alarms", *(title for title, _, _ in SHOWN)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * (len(keys) + 4) + ["---:"] * len(SHOWN)) + "|"]
     for row in rows:
         cells = ["**best**" if row.best else "", *(f"`{row.setting[key]}`" for key in keys), str(row.seeds),
-                 row.status, *(number(*row.statistic(key), digits) for _, key, digits in SHOWN)]
+                 row.status, row.alarms, *(number(*row.statistic(key), digits) for _, key, digits in SHOWN)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -100,7 +110,7 @@ def markdown(keys: list[str], rows: list[Row]) -> str:
 def csv_rows(keys: list[str], rows: list[Row]) -> list[dict]:
     out = []
     for row in rows:
-        record = {**row.setting, "best": row.best, "seeds": row.seeds, "runs": row.status,
+        record = {**row.setting, "best": row.best, "seeds": row.seeds, "runs": row.status, "alarms": row.alarms,
                   "run_dirs": " ".join(str(run.path) for run in row.runs)}
         for key in [key for key, _, _ in COLUMNS] + ["generator_steps", "seconds"]:
             mean, std = row.statistic(key)

@@ -84,6 +84,23 @@ class ResumableShuffle(Sampler[int]):
         return iter(order[skip:].tolist())
 
 
+def subset(size: int, n: int, seed: int, labels: Tensor | None = None) -> Tensor:
+    """`n` of `size` indices, a fixed random choice for `seed`; with `labels`, as many of each class
+    as the classes allow (they differ by one at most, unless a class runs out)."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(size, generator=generator)
+    if labels is None:
+        return order[:n].sort().values
+    # each image's place among its class in the random order: take the first of every class, then the second...
+    shuffled = labels[order]
+    place = torch.zeros(size, dtype=torch.long)
+    for label in shuffled.unique():
+        members = (shuffled == label).nonzero().flatten()
+        place[members] = torch.arange(len(members))
+    by_place = torch.sort(place * size + torch.arange(size)).indices  # stable: ties keep the random order
+    return order[by_place[:n]].sort().values
+
+
 class InMemoryImageDataModule(L.LightningDataModule):
     """Base for data sets held as one uint8 tensor; subclasses define `load_images`.
 
@@ -96,10 +113,16 @@ class InMemoryImageDataModule(L.LightningDataModule):
     image_shape: tuple[int, int, int]
     name = "data"
 
-    def __init__(self, root: str = "data", batch_size: int = 64):
+    def __init__(self, root: str = "data", batch_size: int = 64, limit: int | None = None):
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"data.batch_size={batch_size} must be a positive integer.")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ConfigError(f"data.limit={limit!r} must be a positive whole number of images (null: all of them).")
+        # data.limit: train on this many images (the rest are held out; the metrics still see all)
+        self.limit = limit
+        self.all_images: Tensor | None = None
+        self._heldout: Tensor | None = None
         self.root = Path(root).expanduser()
         self.batch_size = batch_size
         self.images: Tensor | None = None
@@ -146,14 +169,44 @@ class InMemoryImageDataModule(L.LightningDataModule):
                 f"data.batch_size={self.batch_size} is larger than the {images.shape[0]} images of "
                 f"{self.name}: lower data.batch_size."
             )
+        labels = self.load_labels() if self.conditional or (self.limit and self._has_labels()) else None
+        self.all_images = images
+        if self.limit is not None:
+            if self.limit > images.shape[0]:
+                raise ConfigError(f"data.limit={self.limit} is more than the {images.shape[0]:,} images of "
+                                  f"{self.name}: lower it, or leave it out to train on all of them.")
+            if self.limit < self.batch_size:
+                raise ConfigError(f"data.limit={self.limit} is fewer images than one batch "
+                                  f"(data.batch_size={self.batch_size}): raise it or lower data.batch_size.")
+            chosen = subset(images.shape[0], self.limit, torch.initial_seed(), labels)
+            held = torch.ones(images.shape[0], dtype=torch.bool)
+            held[chosen] = False
+            self._heldout = images[held]
+            images, labels = images[chosen], None if labels is None else labels[chosen]
         self.images = images
         if self.conditional:
-            self.labels = self.load_labels()
+            self.labels = labels
 
-    def real_images(self, n: int, seed: int = 0) -> Tensor:
-        """`n` training images (all, if fewer), uint8, a fixed random choice: the metrics' real set."""
-        order = torch.randperm(self.images.shape[0], generator=torch.Generator().manual_seed(seed))
-        return self.images[order[:n]]
+    def _has_labels(self) -> bool:
+        try:
+            self.class_names()
+        except ConfigError:
+            return False
+        return True
+
+    def heldout_images(self, n: int) -> Tensor | None:
+        """Up to `n` real images left out of training by data.limit (a fixed choice), or None without a limit."""
+        if self._heldout is None or len(self._heldout) == 0:
+            return None
+        order = torch.randperm(len(self._heldout), generator=torch.Generator().manual_seed(0))
+        return self._heldout[order[:n]]
+
+    def real_images(self, n: int, seed: int = 0, training_only: bool = False) -> Tensor:
+        """`n` images of the data set (all, if fewer), uint8, a fixed random choice: the metrics' real set.
+        Under data.limit they come from the whole data set, unless `training_only`."""
+        pool = self.images if training_only or self.all_images is None else self.all_images
+        order = torch.randperm(pool.shape[0], generator=torch.Generator().manual_seed(seed))
+        return pool[order[:n]]
 
     def shuffle(self, size: int) -> ResumableShuffle:
         """The training order over `size` items: its seed is fixed by seed_everything (random

@@ -31,8 +31,9 @@ class CIFAR10DataModule(InMemoryImageDataModule):
     image_shape = (3, 32, 32)
     name = "CIFAR10"
 
-    def __init__(self, root: str = "data", batch_size: int = 64, download: bool = True, image_size: int = 32):
-        super().__init__(root, batch_size)
+    def __init__(self, root: str = "data", batch_size: int = 64, download: bool = True, image_size: int = 32,
+                 limit: int | None = None):
+        super().__init__(root, batch_size, limit)
         if image_size != 32:  # a key, so that presets sized for 32 pixels (model=r3gan) compose with it
             raise ConfigError(f"data.image_size={image_size}: CIFAR-10's images are 32x32; use data.image_size=32.")
         self.download = download

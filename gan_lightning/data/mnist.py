@@ -52,8 +52,9 @@ class MNISTDataModule(InMemoryImageDataModule):
 
     name = "MNIST"
 
-    def __init__(self, root: str = "data", batch_size: int = 64, download: bool = True, image_size: int = 28):
-        super().__init__(root, batch_size)
+    def __init__(self, root: str = "data", batch_size: int = 64, download: bool = True, image_size: int = 28,
+                 limit: int | None = None):
+        super().__init__(root, batch_size, limit)
         self.download = download
         self.image_shape = digit_shape(image_size)
 
@@ -100,8 +101,8 @@ class MNIST5kDataModule(InMemoryImageDataModule):
 
     name = "mnist5k"
 
-    def __init__(self, root: str = "data", batch_size: int = 64, image_size: int = 28):
-        super().__init__(root, batch_size)
+    def __init__(self, root: str = "data", batch_size: int = 64, image_size: int = 28, limit: int | None = None):
+        super().__init__(root, batch_size, limit)
         self.image_shape = digit_shape(image_size)
 
     def load_images(self) -> Tensor:

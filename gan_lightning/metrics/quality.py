@@ -108,6 +108,8 @@ class QualityMeter:
             kid_mean, kid_std = self.kid.compute()
             values.update({"val/kid": float(kid_mean), "val/kid_std": float(kid_std)})
             self.kid.reset()
+        # The samples' total variance in feature space over the real images': far below 1, too little variety
+        values["val/feature_spread"] = float(fake.float().var(0).sum() / self.real_features.float().var(0).sum())
         logits = self.extractor.logits(fake)
         if "is" in self.metrics:
             self.inception_score.update(logits)

@@ -119,6 +119,8 @@ class GANModule(L.LightningModule):
         # compile=true: torch.compile wrappers of G and D (compiled.py), not submodules: {} when eager.
         self._compiled: dict[str, torch.nn.Module] = {}
         self._direct_steps = False  # set as training starts (direct_steps.py)
+        # health/grad_norm_d and health/grad_norm_g at the logging steps (the health callback turns it on).
+        self.watch_gradient_norms = False
 
     # ---- the steps and the objective's pieces, as hooks a variant may override ------------
 
@@ -213,6 +215,16 @@ class GANModule(L.LightningModule):
         estimate and watched for NaN."""
         self._scores = (real_scores.detach(), fake_scores.detach())
 
+    @property
+    def last_scores(self) -> tuple[Tensor, Tensor] | None:
+        """D's scores on the latest critic step's real and fake images (detached), as `watch_scores` got them."""
+        return self._scores
+
+    def at_logging_step(self) -> bool:
+        """In on_train_batch_end: this batch ended with a G step whose scalars are logged now."""
+        return (self.critic_steps % self.hparams.n_critic == 0
+                and self.generator_steps % self._log_every_n_generator_steps == 0)
+
     # ---- the loop ------------------------------------------------------------------------
 
     def training_step(self, batch: Tensor | tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -228,6 +240,8 @@ class GANModule(L.LightningModule):
             loss_d = self.critic_step(real, labels)
             opt_d.zero_grad(set_to_none=True)
             self._backward(loss_d)
+            if self.watch_gradient_norms and self._logs_next_generator_step(critic_step_before=True):
+                self.report("health/grad_norm_d", self._gradient_norm(self.discriminator))
             self._step(opt_d)
         self.after_critic_step()
         self.critic_steps += 1
@@ -238,11 +252,29 @@ class GANModule(L.LightningModule):
             loss_g = self.generator_step(real, labels)
             opt_g.zero_grad(set_to_none=True)
             self._backward(loss_g)
+            if self.watch_gradient_norms and self._logs_next_generator_step():
+                self.report("health/grad_norm_g", self._gradient_norm(self.generator))
             self._step(opt_g)
         self.generator_steps += 1
         if self.ema is not None:
             self.ema.update(self.generator, self.generator_steps, images=real.shape[0] * self.trainer.world_size)
         self._after_generator_step(loss_d.detach(), loss_g.detach())
+
+    def _logs_next_generator_step(self, critic_step_before: bool = False) -> bool:
+        """Whether the coming G step is a logging step (and, with `critic_step_before`, whether this
+        critic step is the last one before it)."""
+        if critic_step_before and (self.critic_steps + 1) % self.hparams.n_critic:
+            return False
+        return (self.generator_steps + 1) % self._log_every_n_generator_steps == 0
+
+    def _gradient_norm(self, net: torch.nn.Module) -> Tensor:
+        """The norm of all of `net`'s gradients (unscaled under 16-mixed), on the device."""
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        if not grads:
+            return torch.zeros((), device=self.device)
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+        scaler = self.grad_scaler
+        return norm if scaler is None else norm / scaler.get_scale()
 
     def _backward(self, loss: Tensor) -> None:
         if self._direct_steps:
@@ -332,8 +364,7 @@ class GANModule(L.LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # The divergence watch is read where Lightning reads the logged values anyway (the
         # logging interval) and at each epoch's end, before its grids, metrics and checkpoint.
-        generator_stepped = self.critic_steps % self.hparams.n_critic == 0
-        at_log_step = generator_stepped and self.generator_steps % self._log_every_n_generator_steps == 0
+        at_log_step = self.at_logging_step()
         if at_log_step or self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             self.raise_if_diverged()
         if at_log_step:  # after the callbacks' on_train_batch_end: what they reported goes too

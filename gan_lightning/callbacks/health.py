@@ -1,0 +1,208 @@
+"""Training health: the run reads its own signals and says when it has gone wrong, why, and what to try.
+
+Scalars under health/ on the generator-step axis, at the logging steps (their one host sync):
+- health/d_accuracy: the share of (real, fake) pairs of the latest critic batch that D ranks the
+  right way round (ROC AUC of its scores; any loss, any scale). Near 1 for long: D has won and
+  G learns little from it.
+- health/r_t: ADA's overfitting heuristic E[sign D(x)] (Karras et al. 2020), for losses whose
+  scores are centred on 0 (bce, hinge).
+- health/heldout_accuracy, with real images D never trains on (data.limit leaves them out):
+  the share of (training image, held-out image) pairs that D scores higher for the training one.
+  0.5 when D judges images it saw as it judges new ones; toward 1 as it memorises its data set
+  (BigGAN section 4.2 saw held-out reals fall to D's fakes while training accuracy held).
+- health/grad_norm_g, health/grad_norm_d: each net's gradient norm at a logging step.
+At evaluations it reads the metrics: val/feature_spread (the generated images' variance in the
+metric's feature space over the real images') and val/class_coverage for mode collapse, and a
+FID that rose far above its best.
+
+An alarm is one `Health alarm (<name>) at generator step N: <evidence>. <advice>` line, once per
+run and kind; `on_alarm=stop` then stops the run as Ctrl-C does (last.ckpt kept, the resume
+command printed). The state (what was raised, the streaks, the best FID) is in checkpoints.
+"""
+
+import logging
+import math
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.nets.conditional import with_labels
+
+log = logging.getLogger(__name__)
+
+ADVICE = {
+    "d_overpowers": "G learns little from a D that always wins: lower model.lr or model.n_critic, add reg=r1, "
+                    "or give G more capacity",
+    "d_overfits": "D memorises its training images: try augment=diffaugment, reg=r1, or more data",
+    "mode_collapse": "G draws too little variety: try reg=r1, a lower model.lr, or model.ema_decay=0.999 "
+                     "for the samples; best.ckpt keeps the best evaluation",
+    "fid_worse": "the run is getting worse: best.ckpt keeps the best evaluation; a lower model.lr or reg=r1 "
+                 "usually steadies it",
+}
+SCORES_CENTRED_ON_ZERO = ("bce", "hinge")
+
+
+def ranked_right(higher: Tensor, lower: Tensor) -> Tensor:
+    """The share of pairs (a, b), a from `higher` and b from `lower`, with a > b (ties count half): ROC AUC."""
+    a, b = higher.detach().flatten().float(), lower.detach().flatten().float()
+    wins = (a[:, None] > b[None, :]).float() + 0.5 * (a[:, None] == b[None, :]).float()
+    return wins.mean()
+
+
+class TrainingHealth(L.Callback):
+    def __init__(self, on_alarm: str = "warn", warmup_generator_steps: int = 100, patience: int = 10,
+                 overpowered_accuracy: float = 0.99, overfit_accuracy: float = 0.75, heldout_images: int = 128,
+                 spread_floor: float = 0.2, coverage_floor: float = 0.7, fid_rise: float = 1.0):
+        if on_alarm not in ("warn", "stop"):
+            raise ConfigError(f"callbacks.health.on_alarm={on_alarm!r} must be warn or stop.")
+        for key, value, low, high in (("overpowered_accuracy", overpowered_accuracy, 0.5, 1.0),
+                                      ("overfit_accuracy", overfit_accuracy, 0.5, 1.0),
+                                      ("spread_floor", spread_floor, 0.0, 1.0),
+                                      ("coverage_floor", coverage_floor, 0.0, 1.0)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low < value <= high:
+                raise ConfigError(f"callbacks.health.{key}={value!r} must be a number in ({low}, {high}].")
+        for key, value in (("warmup_generator_steps", warmup_generator_steps), ("patience", patience),
+                           ("heldout_images", heldout_images)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "patience" else 0):
+                raise ConfigError(f"callbacks.health.{key}={value!r} must be a whole number"
+                                  f"{' of at least 1' if key == 'patience' else ', 0 or more'}.")
+        if isinstance(fid_rise, bool) or not isinstance(fid_rise, int | float) or fid_rise <= 0:
+            raise ConfigError(f"callbacks.health.fid_rise={fid_rise!r} must be a positive number "
+                              f"(1.0: an alarm when FID doubles its best).")
+        self.on_alarm, self.warmup, self.patience = on_alarm, warmup_generator_steps, patience
+        self.overpowered_accuracy, self.overfit_accuracy = overpowered_accuracy, overfit_accuracy
+        self.heldout_count, self.spread_floor, self.coverage_floor = heldout_images, spread_floor, coverage_floor
+        self.fid_rise = fid_rise
+        # What a checkpoint carries: the alarms raised, the streaks of sick logging steps, the best FID.
+        self.raised: list[str] = []
+        self.streaks = {"d_overpowers": 0, "d_overfits": 0}
+        self.best_fid, self.best_fid_step = math.inf, 0
+        self._pairs: tuple[Tensor, Tensor] | None = None  # (training images, held-out images), uint8
+        self._evaluated_at: int | None = None
+
+    # ---- set-up ---------------------------------------------------------------------------
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pl_module.watch_gradient_norms = True
+        heldout = getattr(trainer.datamodule, "heldout_images", None)
+        held = heldout(self.heldout_count) if heldout is not None and self.heldout_count else None
+        if held is not None and len(held) > 0:
+            self._pairs = (trainer.datamodule.real_images(len(held), seed=1, training_only=True), held)
+
+    def state_dict(self) -> dict:
+        return {"raised": list(self.raised), "streaks": dict(self.streaks), "best_fid": self.best_fid,
+                "best_fid_step": self.best_fid_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.raised, self.streaks = list(state["raised"]), dict(state["streaks"])
+        self.best_fid, self.best_fid_step = state["best_fid"], state["best_fid_step"]
+
+    # ---- the logging steps ----------------------------------------------------------------
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if not pl_module.at_logging_step() or pl_module.last_scores is None:
+            return
+        real_scores, fake_scores = pl_module.last_scores
+        signals = {"health/d_accuracy": ranked_right(real_scores, fake_scores)}
+        if (pl_module.own_loss or pl_module.hparams.loss) in SCORES_CENTRED_ON_ZERO:
+            signals["health/r_t"] = real_scores.detach().float().sign().mean()
+        if self._pairs is not None:
+            signals["health/heldout_accuracy"] = self._heldout_accuracy(pl_module)
+        for name, value in signals.items():
+            pl_module.report(name, value)
+        values = dict(zip(signals, torch.stack(list(signals.values())).tolist(), strict=True))  # one host sync
+        step = pl_module.generator_steps
+        alarms = []  # (the streaks count from the start; an alarm waits for the warm-up's end)
+        overpowered = self._streak("d_overpowers", values["health/d_accuracy"] >= self.overpowered_accuracy)
+        heldout = values.get("health/heldout_accuracy")
+        overfit = heldout is not None and self._streak("d_overfits", heldout >= self.overfit_accuracy)
+        if step >= self.warmup:
+            if overpowered:
+                alarms.append(("d_overpowers", f"D ranked {values['health/d_accuracy']:.1%} of real-fake pairs "
+                               f"right at {self.streaks['d_overpowers']} logging steps in a row"
+                               f"{self._scores_text(pl_module)}"))
+            if overfit:
+                r_t = f", r_t {values['health/r_t']:.2f}" if "health/r_t" in values else ""
+                alarms.append(("d_overfits", f"D scores its {len(trainer.datamodule.images):,} training images "
+                               f"above held-out real ones in {heldout:.0%} of pairs at {self.streaks['d_overfits']} logging "
+                               f"steps in a row (0.5: no memory of them{r_t})"))
+        self._raise(trainer, step, alarms)
+
+    def _streak(self, name: str, sick: bool) -> bool:
+        self.streaks[name] = self.streaks[name] + 1 if sick else 0
+        return self.streaks[name] >= self.patience
+
+    @torch.no_grad()
+    def _heldout_accuracy(self, pl_module) -> Tensor:
+        """D (eval mode, uncompiled, unaugmented) on a fixed set of its training images and as many
+        held-out ones; the global random stream is left untouched."""
+        from gan_lightning.data import to_signed_unit
+
+        seen, unseen = (to_signed_unit(images.to(pl_module.device)).to(pl_module.dtype) for images in self._pairs)
+        labels = None
+        if pl_module.conditional:  # a projection D scores an image against a class: the first class for all
+            labels = torch.zeros(len(seen), dtype=torch.long, device=pl_module.device)
+        discriminator = pl_module.discriminator
+        was_training = discriminator.training
+        discriminator.eval()
+        try:
+            return ranked_right(with_labels(discriminator, seen, labels), with_labels(discriminator, unseen, labels))
+        finally:
+            discriminator.train(was_training)
+
+    @staticmethod
+    def _scores_text(pl_module) -> str:
+        shown = pl_module.trainer.callback_metrics
+        parts = [f"{label} {float(shown[name]):.3g}" for name, label in
+                 (("train/D_x", "D(x)"), ("train/D_G_z", "D(G(z))"), ("health/grad_norm_g", "G's gradient norm"))
+                 if name in shown]
+        return f" ({', '.join(parts)})" if parts else ""
+
+    # ---- evaluations ----------------------------------------------------------------------
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # After the metrics callback (listed before this one): this epoch's evaluation, if any, is in callback_metrics.
+        step = pl_module.generator_steps
+        evaluated = any(getattr(c, "evaluated_step", None) == step for c in trainer.callbacks)
+        metrics = trainer.callback_metrics
+        fid = metrics.get("val/fid")
+        if not evaluated or fid is None or self._evaluated_at == step or step < self.warmup:
+            return
+        self._evaluated_at = step
+        fid, alarms = float(fid), []
+        if math.isfinite(self.best_fid) and fid > self.best_fid * (1 + self.fid_rise):
+            alarms.append(("fid_worse", f"FID rose to {fid:.1f} from its best, {self.best_fid:.1f} at generator step "
+                           f"{self.best_fid_step:,}"))
+        if fid < self.best_fid:
+            self.best_fid, self.best_fid_step = fid, step
+        spread = metrics.get("val/feature_spread")
+        coverage = metrics.get("val/class_coverage")
+        if spread is not None and float(spread) < self.spread_floor:
+            alarms.append(("mode_collapse", f"the samples' variance in the metric's feature space is "
+                           f"{float(spread):.0%} of the real images' (alarm below {self.spread_floor:.0%})"))
+        elif coverage is not None and float(coverage) < self.coverage_floor * 10:
+            alarms.append(("mode_collapse", f"the samples cover {float(coverage):.0f} of the 10 digit classes "
+                           f"(alarm below {self.coverage_floor * 10:.0f})"))
+        self._raise(trainer, step, alarms)
+
+    # ---- alarms ---------------------------------------------------------------------------
+
+    def _raise(self, trainer: L.Trainer, step: int, alarms: list[tuple[str, str]]) -> None:
+        new = [(name, evidence) for name, evidence in alarms if name not in self.raised]
+        if trainer.world_size > 1:  # every rank acts on rank zero's alarms
+            new = trainer.strategy.broadcast(new, src=0)
+        for name, evidence in new:
+            self.raised.append(name)
+            if trainer.is_global_zero:
+                log.warning("Health alarm (%s) at generator step %d: %s. Try: %s.", name, step, evidence, ADVICE[name])
+        if new and self.on_alarm == "stop":
+            stopper = next((c for c in trainer.callbacks if hasattr(c, "request_stop")), None)
+            if stopper is None:
+                from gan_lightning.errors import RunStopped
+
+                raise RunStopped(f"Stopped by the health alarm ({new[0][0]}) at generator step {step} "
+                                 f"(callbacks.health.on_alarm=stop); no checkpoint is written without the "
+                                 f"checkpoint callback.", exit_code=1)
+            stopper.request_stop(f"the health alarm ({new[0][0]}, callbacks.health.on_alarm=stop)")

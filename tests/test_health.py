@@ -1,0 +1,127 @@
+"""Training health (callbacks/health.py): health/ scalars on the generator-step axis, each alarm
+once with its evidence and advice, on_alarm=stop as a Ctrl-C stop, the state across a resume,
+and data.limit's held-out images. Which runs are sick, and that healthy ones raise nothing, is
+measured by benchmarks/health_catalogue.py (docs/health.md)."""
+
+import csv
+
+import pytest
+import torch
+
+from conftest import MLP, read_scalars, run_cli
+from gan_lightning.callbacks.health import ranked_right
+from gan_lightning.data import MNIST5kDataModule
+
+RUN = ("model=gan", f"net.g_hidden={MLP['g_hidden']}", f"net.d_hidden={MLP['d_hidden']}", "trainer.max_epochs=2",
+       "trainer.limit_train_batches=12", "trainer.log_every_n_steps=2", "trainer.enable_progress_bar=false",
+       "callbacks.metrics.feature=null", "data.batch_size=32")
+# A young MLP critic tells digits from a young G's noise at once: with these thresholds it "overpowers" by step 6.
+TOUCHY = ("callbacks.health.warmup_generator_steps=0", "callbacks.health.patience=3",
+          "callbacks.health.overpowered_accuracy=0.6")
+
+
+def alarms(text: str) -> list[str]:
+    return [line[line.index("Health alarm"):] for line in text.splitlines() if "Health alarm" in line]
+
+
+def test_ranked_right_is_the_share_of_pairs_in_order_ties_half():
+    real, fake = torch.tensor([3.0, 1.0]), torch.tensor([2.0, 1.0, 0.0])
+    # pairs: (3,2) (3,1) (3,0) right; (1,2) wrong; (1,1) a tie; (1,0) right -> 4.5 of 6
+    assert float(ranked_right(real, fake)) == pytest.approx(4.5 / 6)
+    assert float(ranked_right(fake, fake)) == pytest.approx(0.5)
+
+
+def test_health_scalars_and_one_alarm_line_with_evidence_and_advice(tmp_path):
+    proc = run_cli(*RUN, *TOUCHY, "hydra.run.dir=run", cwd=tmp_path)
+    scalars = read_scalars(tmp_path / "run" / "tensorboard")
+    for name in ("health/d_accuracy", "health/r_t", "health/grad_norm_d", "health/grad_norm_g"):
+        # every logging step (every 2nd G step), on the generator-step axis, as train/loss_g
+        assert [step for step, _ in scalars[name]] == [step for step, _ in scalars["train/loss_g"]], name
+        assert all(torch.isfinite(torch.tensor(value)) for _, value in scalars[name])
+    assert all(0 <= value <= 1 for _, value in scalars["health/d_accuracy"])
+    assert all(value > 0 for _, value in scalars["health/grad_norm_g"])
+    shown = alarms(proc.stdout + proc.stderr)  # (Hydra logs to stdout)
+    assert len(shown) == 1, proc.stderr[-2000:]  # raised once, though the streak goes on
+    assert shown[0].startswith("Health alarm (d_overpowers) at generator step ")
+    assert "of real-fake pairs right at 3 logging steps in a row" in shown[0] and "Try: " in shown[0]
+    assert alarms((tmp_path / "run" / "train.log").read_text()) == shown
+    assert proc.returncode == 0  # on_alarm=warn: the run goes on to its budget
+    assert "health/heldout_accuracy" not in scalars  # no data.limit: no held-out images
+
+
+def test_an_alarm_that_stops_keeps_the_checkpoint_resumes_without_a_repeat_and_compare_shows_it(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_cli(*RUN, *TOUCHY, "callbacks.health.on_alarm=stop", f"hydra.run.dir={run_dir}", cwd=tmp_path,
+                   check=False)
+    assert proc.returncode == 1
+    error = [line for line in proc.stderr.splitlines() if line.startswith("gan_lightning: ")]
+    assert len(error) == 1 and "Traceback" not in proc.stderr
+    assert error[0].startswith("gan_lightning: Stopped by the health alarm (d_overpowers, callbacks.health.on_alarm=stop) "
+                               "at generator step ")
+    assert f"resume={run_dir}" in error[0]
+    stopped_at = int(error[0].split("at generator step ")[1].split()[0])
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["state_dict"]["_extra_state"]["generator_steps"] == stopped_at < 24
+    health = next(state for key, state in checkpoint["callbacks"].items() if "TrainingHealth" in key)
+    assert health["raised"] == ["d_overpowers"]
+
+    # compare: stopped, with its alarm
+    run_cli(str(run_dir), "--out", str(tmp_path / "table"), cwd=tmp_path, module="gan_lightning.compare")
+    with open(tmp_path / "table" / "comparison.csv", newline="") as file:
+        (row,) = list(csv.DictReader(file))
+    assert row["runs"] == "1 stopped" and row["alarms"] == "1 d_overpowers"
+
+    # the resumed run keeps what it had raised: no second alarm, and it trains to its budget
+    resumed = run_cli(f"resume={run_dir}", cwd=tmp_path)
+    assert alarms(resumed.stdout + resumed.stderr) == []
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]["_extra_state"][
+        "generator_steps"] == 24
+    assert alarms((run_dir / "train.log").read_text()) == alarms(proc.stdout + proc.stderr)  # the one alarm
+
+
+def test_health_off_writes_no_health_scalars(tmp_path):
+    run_cli(*RUN, "callbacks.health=null", "hydra.run.dir=run", cwd=tmp_path)
+    scalars = read_scalars(tmp_path / "run" / "tensorboard")
+    assert "train/loss_g" in scalars and not any(name.startswith("health/") for name in scalars)
+
+
+def test_a_limited_data_set_is_class_balanced_the_same_for_a_seed_and_holds_the_rest_out(tmp_path):
+    def limited(seed: int, limit: int = 1000) -> MNIST5kDataModule:
+        torch.manual_seed(seed)
+        dm = MNIST5kDataModule(limit=limit)
+        dm.use_labels()
+        dm.setup("fit")
+        return dm
+
+    a, b, other = limited(1), limited(1), limited(2)
+    assert a.images.shape[0] == 1000 and torch.bincount(a.labels).tolist() == [100] * 10
+    assert torch.equal(a.images, b.images) and not torch.equal(a.images, other.images)
+    held = a.heldout_images(4000)
+    assert held.shape[0] == 4000  # the other 4,000 digits
+    seen = {bytes(image.numpy()) for image in a.images}
+    assert not any(bytes(image.numpy()) in seen for image in held[:200])
+    assert a.real_images(5000).shape[0] == 5000  # the metrics compare against the whole data set
+    assert MNIST5kDataModule(limit=None).heldout_images(10) is None
+
+
+def test_limited_data_shows_whether_d_memorises_its_images(tmp_path):
+    run_cli(*RUN, "data.limit=128", "hydra.run.dir=run", cwd=tmp_path)  # 4 batches an epoch
+    heldout = read_scalars(tmp_path / "run" / "tensorboard")["health/heldout_accuracy"]
+    assert [step for step, _ in heldout] == [2, 4, 6, 8] and all(0 <= value <= 1 for _, value in heldout)
+
+
+@pytest.mark.parametrize("override, sentence", [
+    ("data.limit=6000", "data.limit=6000 is more than the 5,000 images of mnist5k: lower it"),
+    ("data.limit=0", "data.limit=0 must be a positive whole number of images"),
+    ("data.limit=8", "data.limit=8 is fewer images than one batch (data.batch_size=32)"),
+    ("callbacks.health.on_alarm=maybe", "callbacks.health.on_alarm='maybe' must be warn or stop."),
+    ("callbacks.health.patience=0", "callbacks.health.patience=0 must be a whole number of at least 1."),
+    ("callbacks.health.overfit_accuracy=2", "callbacks.health.overfit_accuracy=2 must be a number in (0.5, 1.0]."),
+], ids=["limit above the data", "limit zero", "limit below a batch", "on_alarm word", "patience zero",
+        "accuracy above one"])
+def test_bad_health_and_limit_values_are_one_sentence_and_write_nothing(tmp_path, override, sentence):
+    proc = run_cli(*RUN, override, "hydra.run.dir=run", cwd=tmp_path, check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == [f"gan_lightning: {lines[0].removeprefix('gan_lightning: ')}"] and sentence in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
