@@ -72,7 +72,8 @@ def test_an_alarm_that_stops_keeps_the_checkpoint_resumes_without_a_repeat_and_c
     assert row["runs"] == "1 stopped" and row["alarms"] == "1 d_overpowers"
 
     # the resumed run keeps what it had raised: no second alarm, and it trains to its budget
-    resumed = run_cli(f"resume={run_dir}", cwd=tmp_path)
+    # (the watch's keys may change on a resume: it reads the run, it does not train it)
+    resumed = run_cli(f"resume={run_dir}", "callbacks.health.on_alarm=warn", cwd=tmp_path)
     assert alarms(resumed.stdout + resumed.stderr) == []
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]["_extra_state"][
         "generator_steps"] == 24
@@ -125,3 +126,35 @@ def test_bad_health_and_limit_values_are_one_sentence_and_write_nothing(tmp_path
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines == [f"gan_lightning: {lines[0].removeprefix('gan_lightning: ')}"] and sentence in lines[0], proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluation_alarms_wait_for_the_second_evaluation_and_come_once(caplog):
+    from types import SimpleNamespace
+
+    from gan_lightning.callbacks import TrainingHealth
+
+    health = TrainingHealth(warmup_generator_steps=0)
+    metrics_callback = SimpleNamespace(evaluated_step=None)
+    trainer = SimpleNamespace(callback_metrics={}, callbacks=[metrics_callback, health], world_size=1,
+                              is_global_zero=True)
+    module = SimpleNamespace(generator_steps=0)
+
+    def evaluation(step, fid, spread):
+        module.generator_steps = metrics_callback.evaluated_step = step
+        trainer.callback_metrics = {"val/fid": torch.tensor(fid), "val/feature_spread": torch.tensor(spread)}
+        health.on_train_epoch_end(trainer, module)
+        return list(health.raised)
+
+    with caplog.at_level("WARNING"):
+        assert evaluation(100, 800.0, 0.01) == []  # the first: G has barely begun
+        assert evaluation(200, 60.0, 0.5) == []
+        assert evaluation(300, 121.0, 0.5) == ["fid_worse"]  # above 60 x (1 + fid_rise=1.0)
+        assert evaluation(400, 200.0, 0.1) == ["fid_worse", "mode_collapse"]
+        assert evaluation(500, 300.0, 0.05) == ["fid_worse", "mode_collapse"]  # each once
+    lines = [record.getMessage() for record in caplog.records if "Health alarm" in record.getMessage()]
+    assert lines[0].startswith("Health alarm (fid_worse) at generator step 300: FID rose to 121.0 from its best, "
+                               "60.0 at generator step 200.")
+    assert lines[1].startswith("Health alarm (mode_collapse) at generator step 400: the samples' variance in the "
+                               "metric's feature space is 10% of the real images'")
+    assert len(lines) == 2
+    assert TrainingHealth().state_dict()["evaluations"] == 0 and health.state_dict()["evaluations"] == 5

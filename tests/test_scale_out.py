@@ -47,6 +47,9 @@ def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monke
         # R3GAN's nets with every schedule (lr, beta2, gamma, augmentation p, the EMA's half-life in
         # images of both ranks) and lazy penalties
         "r3gan": ["net.g_widths=[8,8,8,8]", "net.d_widths=[8,8,8,8]", "net.cardinality=2", "data.batch_size=8"],
+        # a health alarm that a young D raises at once: both ranks act on rank zero's, one line
+        "gan": ["callbacks.health.warmup_generator_steps=0", "callbacks.health.patience=2",
+                "callbacks.health.overpowered_accuracy=0.6", "trainer.log_every_n_steps=1"],
     }.get(model, [])
     run_cli(f"model={model}", *extra, "trainer=ddp_sim", "trainer.max_epochs=1", "trainer.limit_train_batches=6",
             "callbacks.metrics.num_samples=128",
@@ -70,6 +73,9 @@ def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monke
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == ["run"]
     assert len(list(run_dir.rglob("events.out.tfevents.*"))) == 1
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    if model == "gan":
+        assert ranks[0]["alarms"] == ranks[1]["alarms"] == ["d_overpowers"]
+        assert (run_dir / "train.log").read_text().count("Health alarm (d_overpowers)") == 1
 
 
 @pytest.mark.slow  # ddp_spawn starts two processes per job

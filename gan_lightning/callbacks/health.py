@@ -79,6 +79,7 @@ class TrainingHealth(L.Callback):
         self.raised: list[str] = []
         self.streaks = {"d_overpowers": 0, "d_overfits": 0}
         self.best_fid, self.best_fid_step = math.inf, 0
+        self.evaluations = 0
         self._pairs: tuple[Tensor, Tensor] | None = None  # (training images, held-out images), uint8
         self._evaluated_at: int | None = None
 
@@ -93,11 +94,12 @@ class TrainingHealth(L.Callback):
 
     def state_dict(self) -> dict:
         return {"raised": list(self.raised), "streaks": dict(self.streaks), "best_fid": self.best_fid,
-                "best_fid_step": self.best_fid_step}
+                "best_fid_step": self.best_fid_step, "evaluations": self.evaluations}
 
     def load_state_dict(self, state: dict) -> None:
         self.raised, self.streaks = list(state["raised"]), dict(state["streaks"])
         self.best_fid, self.best_fid_step = state["best_fid"], state["best_fid_step"]
+        self.evaluations = state["evaluations"]
 
     # ---- the logging steps ----------------------------------------------------------------
 
@@ -168,9 +170,13 @@ class TrainingHealth(L.Callback):
         evaluated = any(getattr(c, "evaluated_step", None) == step for c in trainer.callbacks)
         metrics = trainer.callback_metrics
         fid = metrics.get("val/fid")
-        if not evaluated or fid is None or self._evaluated_at == step or step < self.warmup:
+        if not evaluated or fid is None or self._evaluated_at == step:
             return
         self._evaluated_at = step
+        self.evaluations += 1
+        if self.evaluations == 1 or step < self.warmup:  # the first evaluation sees a G that has barely begun
+            self.best_fid, self.best_fid_step = min((self.best_fid, self.best_fid_step), (float(fid), step))
+            return
         fid, alarms = float(fid), []
         if math.isfinite(self.best_fid) and fid > self.best_fid * (1 + self.fid_rise):
             alarms.append(("fid_worse", f"FID rose to {fid:.1f} from its best, {self.best_fid:.1f} at generator step "

@@ -20,14 +20,14 @@ from gan_lightning.models.checkpoint_file import describe, read_checkpoint
 
 # What a resume may change: the budget, and keys that do not change the trained weights
 # (display, logging and checkpoint intervals, the loggers, the profiler, the metrics' interval, sample count and
-# choice, data-loader workers, where things are written).
+# choice, data-loader workers, where things are written, the health watch: it reads, never trains).
 MAY_CHANGE = ("trainer.max_epochs", "max_generator_steps", "trainer.enable_progress_bar",
               "trainer.enable_model_summary", "trainer.log_every_n_steps", "callbacks.checkpoint.every_n_minutes",
               "callbacks.checkpoint.every_n_generator_steps", "callbacks.metrics.every_n_epochs",
               "callbacks.metrics.num_samples", "callbacks.metrics.batch_size", "callbacks.metrics.metrics",
               "callbacks.metrics.precision_recall_k", "callbacks.metrics.density_coverage_k",
               "callbacks.sample_grid.every_n_epochs", "data.num_workers", "resume", "ckpt_path", "paths.", "logger.",
-              "channels_last", "compile", "compile_mode", "trainer.profiler")
+              "channels_last", "compile", "compile_mode", "trainer.profiler", "callbacks.health")
 
 
 class ConfigRecord(L.Callback):

@@ -1,4 +1,4 @@
-"""A callback for DDP tests: every rank saves its weights and a noise draw to <dirpath>/rank<r>.pt."""
+"""A callback for DDP tests: every rank saves its weights, a noise draw and its health alarms to <dirpath>/rank<r>.pt."""
 
 from pathlib import Path
 
@@ -19,6 +19,8 @@ class RankProbe(L.Callback):
     def on_train_end(self, trainer, pl_module):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         params = {k: v.detach().cpu() for k, v in pl_module.named_parameters()}
+        health = next((c for c in trainer.callbacks if hasattr(c, "raised")), None)
         torch.save({"params": params, "noise": self.noise, "labelled": self.labelled, "world_size": trainer.world_size,
-                    "critic_steps": pl_module.critic_steps, "generator_steps": pl_module.generator_steps},
+                    "critic_steps": pl_module.critic_steps, "generator_steps": pl_module.generator_steps,
+                    "alarms": None if health is None else list(health.raised)},
                    self.dirpath / f"rank{trainer.global_rank}.pt")
