@@ -60,7 +60,7 @@ CASES = {
                                        "data.image_size=32", "data.batch_size=2", "data.num_workers=1"],
                        "None of the 3 image files tried in data.root="),
     "unknown loss": (lambda t, run: ["loss=focal"], "Unknown loss 'focal' in loss=focal: use one of bce, hinge"),
-    "unknown reg in a list": (lambda t, run: ["reg=[r1,r3]"], "Unknown reg 'r3' in reg=[r1,r3]: use one of clip, gp"),
+    "unknown reg in a list": (lambda t, run: ["reg=[r1,r3]"], "Unknown reg 'r3' in reg=[r1,r3]: use one of apa, clip, gp, lecam"),
     "unknown augment": (lambda t, run: ["augment=mixup"], "Unknown augment 'mixup' in augment=mixup"),
     "negative weight": (lambda t, run: ["reg=r1", "reg.gamma=-1"], "reg.r1.gamma=-1 must be a non-negative number"),
     "policy word": (lambda t, run: ["augment=diffaugment", "augment.policy=[color,flip]"],

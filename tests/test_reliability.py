@@ -116,7 +116,8 @@ def test_resume_refuses_changes_other_than_the_budget(reference, tmp_path):
 @pytest.mark.slow  # the first run is a real process holding the lock
 def test_a_second_run_into_a_running_runs_directory_is_refused(tmp_path):
     run_dir = tmp_path / "run"
-    first = start_cli(*TINY, "trainer.max_epochs=50", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    # still running when the second run starts, on any machine (killed below)
+    first = start_cli(*TINY, "trainer.max_epochs=100000", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     try:
         wait_for(run_dir / "checkpoints" / "last.ckpt", first)
         config = (run_dir / ".hydra" / "config.yaml").read_bytes()

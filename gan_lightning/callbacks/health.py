@@ -29,19 +29,19 @@ from torch import Tensor
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.nets.conditional import with_labels
+from gan_lightning.objective.losses import LOSSES
 
 log = logging.getLogger(__name__)
 
 ADVICE = {
     "d_overpowers": "G learns little from a D that always wins: lower model.lr or model.n_critic, add reg=r1, "
                     "or give G more capacity",
-    "d_overfits": "D memorises its training images: try augment=diffaugment, reg=r1, or more data",
+    "d_overfits": "D memorises its training images: try augment=ada, augment=diffaugment, reg=[r1,lecam], or more data",
     "mode_collapse": "G draws too little variety: try reg=r1, a lower model.lr, or model.ema_decay=0.999 "
                      "for the samples; best.ckpt keeps the best evaluation",
     "fid_worse": "the run is getting worse: best.ckpt keeps the best evaluation; a lower model.lr or reg=r1 "
                  "usually steadies it",
 }
-SCORES_CENTRED_ON_ZERO = ("bce", "hinge")
 
 
 def ranked_right(higher: Tensor, lower: Tensor) -> Tensor:
@@ -108,7 +108,8 @@ class TrainingHealth(L.Callback):
             return
         real_scores, fake_scores = pl_module.last_scores
         signals = {"health/d_accuracy": ranked_right(real_scores, fake_scores)}
-        if (pl_module.own_loss or pl_module.hparams.loss) in SCORES_CENTRED_ON_ZERO:
+        loss = LOSSES.get(pl_module.own_loss or pl_module.hparams.loss)
+        if loss is not None and loss.centred:
             signals["health/r_t"] = real_scores.detach().float().sign().mean()
         if self._pairs is not None:
             signals["health/heldout_accuracy"] = self._heldout_accuracy(pl_module)

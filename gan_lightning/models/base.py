@@ -90,7 +90,10 @@ class GANModule(L.LightningModule):
         self.generator, self.discriminator = build_nets(hp.net, hp.image_shape, hp.latent_dim,
                                                         critic_norm_for(self.critic_norm, self.objective),
                                                         hp.num_classes)
-        self.augment = self.objective.augment  # a module: it moves with the model
+        # Modules, so they move with the model and checkpoints carry their state (ADA's and APA's p, LeCam's averages)
+        self.augment = self.objective.augment
+        self.lecam = self.objective.lecam
+        self.pseudo_augment = self.objective.pseudo_augment
         # The exponential moving average of G, for samples and metrics when on.
         self.ema = (EMA(self.generator, hp.ema_decay, self._generator_inputs, half_life=hp.ema_half_life)
                     if hp.ema_decay or hp.ema_half_life is not None else None)
@@ -131,9 +134,15 @@ class GANModule(L.LightningModule):
         # detach, not no_grad: under autocast no_grad leaves a stale weight cache that
         # starves G of gradients later (Lightning #19517).
         fake = self(self.noise(real.shape[0]), labels).detach()
+        if self.pseudo_augment is not None:  # reg=apa: some reals shown as their fake partners
+            real = self.pseudo_augment(real, fake)
         real_scores, fake_scores = self.critic(real, labels), self.critic(fake, labels)
         loss = self.discriminator_loss(real_scores, fake_scores)
         self.watch_scores(real_scores, fake_scores)
+        if self.lecam is not None:
+            lecam = self.lecam(real_scores, fake_scores)
+            self.report("train/lecam", lecam)
+            loss = loss + self.lecam.gamma * lecam
         with self.eager_critic():  # (labels only when conditional: a variant's own penalty(real, fake) keeps working)
             penalty = self.penalty(real, fake) if labels is None else self.penalty(real, fake, labels)
         return loss if penalty is None else loss + penalty
@@ -197,9 +206,13 @@ class GANModule(L.LightningModule):
         return total
 
     def after_critic_step(self) -> None:
-        """Runs after every critic optimizer step: weight clipping when reg=clip."""
+        """Runs after every critic optimizer step: weight clipping when reg=clip; ADA's and APA's p
+        (augment=ada, reg=apa) follow D's latest real scores."""
         if self.objective.clip is not None:
             clip_weights(self.discriminator, self.objective.clip)
+        if self._scores is not None:
+            for steered in self.objective.adaptive:
+                steered.observe(self._scores[0], self.critic_steps + 1)
 
     # ---- what a step reports -------------------------------------------------------------
 
@@ -311,6 +324,8 @@ class GANModule(L.LightningModule):
                         self.report(f"train/{name}", value)
             for name, value in self._scheduled.items():
                 self.report(f"schedule/{name}", value)
+            for steered in self.objective.adaptive:  # augment/p, apa/p
+                self.report(f"{steered.key.split('.')[-1]}/p", steered.p)
 
     def _write_reported(self) -> None:
         """Every value reported since the last logging step, to the loggers at this G step (its one host sync)."""

@@ -116,6 +116,9 @@ def check_schedule_fits(schedule: Schedule, optimizer: str, penalties: list, aug
     if "gamma" in schedule.keys and not penalties:
         raise ConfigError("schedule.gamma=cosine schedules the penalties' gamma, and this run has none: add one, "
                           "e.g. reg=[r1,r2], or drop schedule.gamma.")
+    if "augment_p" in schedule.keys and hasattr(augment, "steer"):
+        raise ConfigError("schedule.augment_p=cosine and augment=ada both set augment.p: ADA steers it by itself, "
+                          "so drop schedule.augment_p, or use augment=diffaugment to schedule it.")
     if "augment_p" in schedule.keys and augment is None:
         raise ConfigError("schedule.augment_p=cosine schedules augment.p, and augment=none has none: add "
                           "augment=diffaugment, or drop schedule.augment_p.")

@@ -87,6 +87,8 @@ class Loss:
     # also logged under its own name when it has one (train/wasserstein).
     divergence: Callable[[Tensor, Tensor, Tensor], Tensor] = score_gap
     divergence_name: str | None = None
+    # D's scores are centred on 0 (real above, fake below), so ADA's r_t = E[sign D(x)] reads them.
+    centred: bool = False
 
     def monitor(self, real_scores: Tensor, fake_scores: Tensor, loss_d: Tensor) -> dict[str, Tensor]:
         """What a critic step shows in TensorBoard (train/<key>): D_x, D_G_z, divergence[, its name]."""
@@ -99,9 +101,10 @@ class Loss:
 
 
 LOSSES = {
-    "bce": Loss(bce_discriminator_loss, bce_generator_loss, scores_are_logits=True, divergence=jensen_shannon_estimate),
+    "bce": Loss(bce_discriminator_loss, bce_generator_loss, scores_are_logits=True, divergence=jensen_shannon_estimate,
+                centred=True),
     "wasserstein": Loss(wasserstein_critic_loss, wasserstein_generator_loss, divergence_name="wasserstein"),
-    "hinge": Loss(hinge_discriminator_loss, hinge_generator_loss),
+    "hinge": Loss(hinge_discriminator_loss, hinge_generator_loss, centred=True),
     "least_squares": Loss(least_squares_discriminator_loss, least_squares_generator_loss),
     "relativistic": Loss(relativistic_discriminator_loss, relativistic_generator_loss, pairs=True),
 }

@@ -64,7 +64,9 @@ def clip_weights(critic: nn.Module, value: float) -> None:
 # name -> (function, weight per unit of gamma): R1/R2 enter the loss as gamma/2 * R (Mescheder et al.,
 # R3GAN), the GP as lambda * GP (Gulrajani et al.).
 PENALTIES = {"gp": (gradient_penalty, 1.0), "r1": (r1_penalty, 0.5), "r2": (r2_penalty, 0.5)}
-REGS = (*PENALTIES, "clip")
+# What else reg= composes: clipping, LeCam (lecam.py) and APA (adaptive.py), with their keys.
+OTHER_REGS = {"clip": {"value"}, "lecam": {"gamma", "decay"}, "apa": {"target", "kimg", "interval", "p"}}
+REGS = (*PENALTIES, *OTHER_REGS)
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,9 @@ class Penalty:
         return PENALTIES[self.name][0](critic, real, fake, scaler=scaler)
 
 
-def parse_reg(reg: Mapping | None) -> tuple[list[Penalty], float | None]:
-    """The penalties and the clip value a `reg` config asks for, or a ConfigError naming the bad key.
+def parse_reg(reg: Mapping | None) -> tuple[list[Penalty], float | None, dict[str, dict]]:
+    """The penalties, the clip value and the other entries' options (lecam, apa: {name: options})
+    a `reg` config asks for, or a ConfigError naming the bad key.
 
     `reg` maps names to options ({"r1": {"gamma": 10, "every": 1}, "clip": {"value": 0.01}}); the
     top-level keys gamma/every/value are shorthands for the single entry chosen (reg=r1 reg.gamma=1).
@@ -107,9 +110,9 @@ def parse_reg(reg: Mapping | None) -> tuple[list[Penalty], float | None]:
     if "clip" in entries and set(entries) & set(PENALTIES):
         raise ConfigError(f"reg=clip cannot be combined with {', '.join(sorted(set(entries) & set(PENALTIES)))}: "
                           f"those penalties need D's gradients, which clipping distorts; choose one, e.g. reg=gp.")
-    penalties, clip = [], None
+    penalties, clip, others = [], None, {}
     for name, options in entries.items():
-        allowed = {"value"} if name == "clip" else {"gamma", "every"}
+        allowed = OTHER_REGS.get(name, {"gamma", "every"})
         if set(options) - allowed:
             raise ConfigError(f"reg.{name} takes {', '.join(sorted(allowed))}, not {sorted(set(options) - allowed)}.")
         if name == "clip":
@@ -118,8 +121,11 @@ def parse_reg(reg: Mapping | None) -> tuple[list[Penalty], float | None]:
             if clip == 0:
                 raise ConfigError("reg.clip.value=0 clips every critic weight to zero: use e.g. reg.clip.value=0.01.")
             continue
+        if name in OTHER_REGS:
+            others[name] = options
+            continue
         gamma, every = options.get("gamma", 10.0), options.get("every", 1)
         require_number(f"reg.{name}.gamma", gamma, low_allowed=True, example=10.0)
         require_number(f"reg.{name}.every", every, integer=True)
         penalties.append(Penalty(name, gamma, every))
-    return penalties, clip
+    return penalties, clip, others
