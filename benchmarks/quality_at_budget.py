@@ -3,6 +3,7 @@
     python benchmarks/quality_at_budget.py                       # every candidate, 70 s of training each (~35 min)
     python benchmarks/quality_at_budget.py --seconds 70 dcgan32_hinge rpgan32
     python benchmarks/quality_at_budget.py quickstart resnet16_hinge --seeds 1 2 3   # mean and spread over seeds
+    python benchmarks/quality_at_budget.py few1000 few1000_ada_lecam --seconds 480 --seeds 1 2 3 --jobs 2
 
 Each candidate is `python -m gan_lightning data=mnist5k <its overrides>`, stopped by
 trainer.max_time after the same number of seconds of training (in-run FID off, so every
@@ -19,9 +20,11 @@ seeds, sorted by FID. Run it on an otherwise idle machine: the budget is wall-cl
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -67,6 +70,13 @@ CANDIDATES = {
                        "loss=hinge", "model.beta1=0.0", "model.beta2=0.9", "data.batch_size=32"],
     "resnet16_rpgan": ["model=rpgan", "net=resnet", "data.image_size=32", "net.g_features=16", "net.d_features=16",
                        "data.batch_size=32"],
+    # few images (data.limit=1000): the front door's recipe without and with ADA and LeCam, and the experiment
+    "few1000": ["model=quickstart", "data.limit=1000"],
+    "few1000_ada": ["model=quickstart", "data.limit=1000", "augment=ada"],
+    "few1000_ada_lecam": ["model=quickstart", "data.limit=1000", "augment=ada", "reg=lecam"],
+    "few_images": ["experiment=few_images"],
+    "digits_8min": ["experiment=digits_8min"],
+    "quickstart_ema": ["model=quickstart", "model.ema_decay=0.999"],
     # R3GAN (model=r3gan) on 32-pixel digits, beside the issue's bar: model=rpgan on the front door's nets
     "rpgan32_b32": ["model=rpgan", *SMALL, "data.batch_size=32"],
     "r3gan": ["model=r3gan", "schedule.steps={steps}"],
@@ -123,24 +133,30 @@ def record(run_dir: Path, numbers: dict[str, float], step: int) -> None:
             writer.add_scalar(name, value, step, walltime=last)
 
 
-def train_and_measure(name: str, seed: int, seconds: int, out: str, train: bool = True,
-                      steps_per_second: float | None = None) -> dict:
+def train(name: str, seed: int, seconds: int, out: str, steps_per_second: float | None = None,
+          threads: int | None = None) -> float:
+    """One training run of `seconds`; the process's whole wall time."""
     run_dir = Path(out) / f"{name}-seed{seed}"
     start = time.perf_counter()
-    if train:
-        subprocess.run(
-            [sys.executable, "-m", "gan_lightning", "data=mnist5k", *overrides(name, seconds, steps_per_second), f"seed={seed}",
-             "trainer.max_epochs=-1", f"+trainer.max_time=00:00:{seconds // 60:02d}:{seconds % 60:02d}",
-             "callbacks.metrics=null", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-    process_seconds = time.perf_counter() - start
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    subprocess.run(
+        [sys.executable, "-m", "gan_lightning", "data=mnist5k", *overrides(name, seconds, steps_per_second), f"seed={seed}",
+         "trainer.max_epochs=-1", f"++trainer.max_time=00:00:{seconds // 60:02d}:{seconds % 60:02d}",
+         "callbacks.metrics=null", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    return time.perf_counter() - start
+
+
+def measure(name: str, seed: int, out: str, process_seconds: float | None) -> dict:
+    run_dir = Path(out) / f"{name}-seed{seed}"
     run = RunDir(run_dir)
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     steps = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]["_extra_state"]["generator_steps"]
     numbers = evaluate_checkpoint(ckpt, run.datamodule(), classifier_path=run.classifier_path)
     record(run_dir, numbers, steps)
-    return {"candidate": name, "seed": seed, "generator_steps": steps, "process_seconds": round(process_seconds, 1),
+    return {"candidate": name, "seed": seed, "generator_steps": steps,
+            "process_seconds": None if process_seconds is None else round(process_seconds, 1),
             **{k.split("/")[-1]: round(v, 3) for k, v in numbers.items()}}
 
 
@@ -155,15 +171,25 @@ def main() -> None:
     parser.add_argument("--evaluate-only", action="store_true", help="measure the runs already in --out again")
     parser.add_argument("--steps-per-second", type=float, help="a scheduled candidate's G steps/s on this machine, for its schedule's "
                         "length (default: its rate on the idle 2-core box, e.g. r3gan 3.0)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time; above 1, each with one thread "
+                        "(OMP_NUM_THREADS=1), so each run has one core of the budget")
     args = parser.parse_args()
     ensure_classifier(Path("data/classifiers/mnist5k.pt"))
+    # seeds outermost: every candidate's first run before anyone's second
+    runs = [(name, seed) for seed in args.seeds for name in args.candidates]
+    if args.evaluate_only:
+        seconds = [None] * len(runs)
+    else:
+        threads = 1 if args.jobs > 1 else None
+        with ThreadPoolExecutor(args.jobs) as pool:
+            seconds = list(pool.map(lambda run: train(*run, args.seconds, args.out, args.steps_per_second, threads),
+                                    runs))
     rows = []
-    for seed in args.seeds:  # seeds outermost: every candidate's first run before anyone's second
-        for name in args.candidates:
-            rows.append(train_and_measure(name, seed, args.seconds, args.out, train=not args.evaluate_only,
-                                          steps_per_second=args.steps_per_second))
-            print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{args.seconds} s of training per run, mnist5k, seeds {', '.join(map(str, args.seeds))}; "
+    for (name, seed), process_seconds in zip(runs, seconds):
+        rows.append(measure(name, seed, args.out, process_seconds))
+        print(json.dumps(rows[-1]), flush=True)
+    cores = "one core each, two runs at a time" if args.jobs > 1 else "one run at a time"
+    print(f"\n{args.seconds} s of training per run ({cores}), mnist5k, seeds {', '.join(map(str, args.seeds))}; "
           f"numbers on the digit classifier's features, 2,000 samples\n")
     compare([str(Path(args.out) / f"{row['candidate']}-seed{row['seed']}") for row in rows], out=args.out)
 

@@ -95,10 +95,6 @@ def _classifier_cache(config) -> Path:
         return config.cache.mkdir(f"gan_lightning_classifier_{key.hexdigest()[:16]}")
     folder = Path(tempfile.mkdtemp(prefix="gan_lightning_classifier_"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    trained = os.environ.get("GAN_LIGHTNING_TEST_CLASSIFIER_FROM")  # a suite run by a test: its parent's
-    if trained:
-        for name in ("mnist5k.pt", "accuracy"):
-            shutil.copy(Path(trained) / name, folder / name)
     return folder
 
 
@@ -209,9 +205,10 @@ def _run_in_process(module: str, overrides: list[str], cwd: Path) -> Finished:
         for signum, handler in saved[5].items():
             signal.signal(signum, handler)
         GlobalHydra.instance().clear()
-        import gc
+        if code != 0:  # a run that stopped early may still hold its directory's lock (a finished one let it go)
+            import gc
 
-        gc.collect()  # what a process's exit does: finalizers run (the run directory's lock is let go)
+            gc.collect()  # what a process's exit does: finalizers run (the run directory's lock is let go)
     if code in STOPPED_BY_SIGNAL and len(_SELF_SIGNALS) == self_signals:  # not the test's own signal
         raise KeyboardInterrupt(f"{STOPPED_BY_SIGNAL[code]} stopped the run in this test: the suite stops")
     return Finished(code, stdout.getvalue(), stderr.getvalue())

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import session_classifier
-
 SUITE = Path(__file__).parent / "helpers" / "interrupted_suite.py"
 
 
@@ -29,9 +27,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("signum, workers", [(signal.SIGINT, "auto"), (signal.SIGTERM, "1"), (signal.SIGINT, "0")],
                          ids=["Ctrl-C", "SIGTERM", "Ctrl-C in one process"])
 def test_the_first_signal_ends_the_suite_and_cleans_up(tmp_path, signum, workers):
-    # the inner suite copies this suite's digit classifier into its own temporary folder, not trains it again
-    env = {**os.environ, "INTERRUPTED_SUITE_MARKERS": str(tmp_path),
-           "GAN_LIGHTNING_TEST_CLASSIFIER_FROM": str(session_classifier()[0].parent)}
+    env = {**os.environ, "INTERRUPTED_SUITE_MARKERS": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-m", "pytest", str(SUITE), "-p", "no:cacheprovider", "-q", "-n", workers],
                             cwd=Path(__file__).parent.parent, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True,
