@@ -70,12 +70,13 @@ CANDIDATES = {
                        "loss=hinge", "model.beta1=0.0", "model.beta2=0.9", "data.batch_size=32"],
     "resnet16_rpgan": ["model=rpgan", "net=resnet", "data.image_size=32", "net.g_features=16", "net.d_features=16",
                        "data.batch_size=32"],
-    # few images (data.limit=1000): the front door's recipe without and with ADA and LeCam, and the experiment
+    # few images (data.limit=1000): the front door's recipe without and with ADA and LeCam (docs/little_data.md)
     "few1000": ["model=quickstart", "data.limit=1000"],
     "few1000_ada": ["model=quickstart", "data.limit=1000", "augment=ada"],
     "few1000_ada_lecam": ["model=quickstart", "data.limit=1000", "augment=ada", "reg=lecam"],
-    "few_images": ["experiment=few_images"],
-    "digits_8min": ["experiment=digits_8min"],
+    "few1000_ada20": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.kimg=20"],
+    "few1000_lecam": ["model=quickstart", "data.limit=1000", "reg=lecam"],
+    "few1000_ada20_lecam": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.kimg=20", "reg=lecam"],
     "quickstart_ema": ["model=quickstart", "model.ema_decay=0.999"],
     # R3GAN (model=r3gan) on 32-pixel digits, beside the bar: model=rpgan on the front door's nets
     "rpgan32_b32": ["model=rpgan", *SMALL, "data.batch_size=32"],

@@ -75,9 +75,11 @@ class OwnCriticStep(GANModule):  # critic_step(real, labels=None): a consistency
 LOSSES = ["bce", "wasserstein", "hinge", "least_squares", "relativistic"]
 REGS = [{}, {"gp": {}}, {"r1": {}}, {"r2": {"every": 2}}, {"clip": {"value": 0.05}}]
 AUGMENT = {"name": "diffaugment", "policy": ["translation", "cutout"], "p": 1.0}
-# Each variant with every loss (paired with every reg), then conditional with augmentation, then compiled.
+ADA = {"name": "ada", "policy": ["translation", "cutout"], "kimg": 0.1}
+# Each variant with every loss (paired with every reg), then conditional with the little-data pieces
+# (ADA, APA, LeCam, R1), then compiled.
 COMBINATIONS = [dict(loss=loss, reg=reg) for loss, reg in zip(LOSSES, REGS)] + [
-    dict(loss="hinge", reg={"r1": {}}, augment=AUGMENT, num_classes=3),
+    dict(loss="hinge", reg={"r1": {}, "lecam": {}, "apa": {"kimg": 0.1}}, augment=ADA, num_classes=3),
     dict(loss="wasserstein", reg={"gp": {}}, num_classes=3, compile=True)]
 VARIANTS = [InstanceNoiseGAN, FeatureMatchingGAN, DriftPenalty, CountedClip, OwnLoss, OwnCriticStep]
 
@@ -85,8 +87,10 @@ VARIANTS = [InstanceNoiseGAN, FeatureMatchingGAN, DriftPenalty, CountedClip, Own
 def _cases():
     for variant in VARIANTS:
         for options in COMBINATIONS:
-            if variant is OwnLoss:
+            if variant is OwnLoss:  # least squares' scores have no centre for ADA's and APA's r_t: DiffAugment
                 options = {**options, "loss": "least_squares"}
+                if "augment" in options:
+                    options.update(augment=AUGMENT, reg={"r1": {}, "lecam": {}})
             yield pytest.param(variant, options, id=f"{variant.__name__}-" + "-".join(
                 str(value if not isinstance(value, dict) else ",".join(value) or "none")
                 for key, value in options.items() if key != "augment"))
@@ -124,8 +128,12 @@ def test_each_documented_hook_trains_with_every_piece(variant, options, cheap_co
     for name in {FeatureMatchingGAN: ["train/feature_gap"], OwnCriticStep: ["train/consistency"],
                  CountedClip: ["train/critic_steps_seen"]}.get(variant, []):
         assert torch.isfinite(metrics[name]), name
-    penalties = set(options["reg"]) - {"clip"}
+    penalties = set(options["reg"]) - {"clip", "apa", "lecam"}
     assert {f"train/{name}" for name in penalties} <= set(metrics)
+    if "lecam" in options["reg"] and variant is not OwnCriticStep:  # the base critic step adds LeCam's term
+        assert torch.isfinite(metrics["train/lecam"])
+    if options.get("augment", {}).get("name") == "ada":  # p on the G-step axis, whoever's critic step ran
+        assert {"augment/p", "apa/p"} <= set(metrics)
     if compile_on:
         assert set(model._compiled) == {"generator", "discriminator", "features"}
 
