@@ -89,7 +89,11 @@ CASES = {
     "a net's unknown key": (lambda t, run: ["net.depth=4"], "net.depth=4: net=dcgan has no key 'depth' (its keys:"),
     # the net the model preset chooses (model=gan -> net=mlp), though the default preset's net has the key
     "a key of another preset's net": (lambda t, run: ["model=gan", "net.g_features=4"],
-                                      "net.g_features=4: net=mlp has no key 'g_features' (its keys: d_hidden"),
+                                      "net.g_features=4: net.g_features is not in this run, because net=mlp leaves "
+                                      "it out: choose it with net=dcgan or net=r3gan or net=resnet instead."),
+    "a key of an augment not chosen": (lambda t, run: ["augment.kimg=10"], "augment.kimg=10: augment.kimg is not in "
+                                       "this run, because augment=none leaves it out: choose it with augment=ada "
+                                       "instead."),
     "a digit size": (lambda t, run: ["data.image_size=64"], "data.image_size=64: MNIST digits are 28 pixels"),
     "resnet at 28 pixels": (lambda t, run: ["model=dcgan", "net=resnet"], "set data.image_size=32, which pads digits"),
     "huge images": (lambda t, run: ["model=dcgan", "data=folder", f"data.root={_images(t / 'h')}",

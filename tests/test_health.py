@@ -158,3 +158,18 @@ def test_evaluation_alarms_wait_for_the_second_evaluation_and_come_once(caplog):
                                "metric's feature space is 10% of the real images'")
     assert len(lines) == 2
     assert TrainingHealth().state_dict()["evaluations"] == 0 and health.state_dict()["evaluations"] == 5
+
+
+def test_an_alarm_at_the_runs_last_step_ends_it_finished_without_a_resume_to_offer(tmp_path):
+    """on_alarm=stop, and the alarm comes at the evaluation after the last epoch: the budget ends
+    the run anyway, so it finishes (exit 0) instead of printing a resume that would be refused."""
+    proc = run_cli(*RUN, "callbacks.metrics.feature=mnist", "callbacks.metrics.num_samples=200",
+                   "callbacks.health.spread_floor=0.999", "callbacks.health.warmup_generator_steps=0",
+                   "callbacks.health.patience=100",
+                   "callbacks.health.on_alarm=stop", "hydra.run.dir=run",
+                   cwd=tmp_path, check=False)
+    assert proc.returncode == 0 and "Resume with" not in proc.stderr, proc.stderr[-2000:]
+    shown = alarms(proc.stdout + proc.stderr)
+    assert len(shown) == 1 and shown[0].startswith("Health alarm (mode_collapse) at generator step 24")
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["state_dict"]["_extra_state"]["generator_steps"] == 24

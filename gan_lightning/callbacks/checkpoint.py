@@ -173,7 +173,7 @@ class RunCheckpoint(Checkpoint):
         if score is not None and math.isfinite(float(score)) and float(score) < self.best:
             self.best = float(score)
             self.save(trainer, pl_module, "best")
-        if any_rank(trainer, self._stop_requested())[0]:
+        if any_rank(trainer, self._stop_requested())[0] and not self._alarm_at_the_end(trainer):
             self._stop(trainer, pl_module)
 
     def save(self, trainer: L.Trainer, pl_module: L.LightningModule, name: str, wait: bool = False) -> Path:
@@ -260,6 +260,12 @@ class RunCheckpoint(Checkpoint):
     def request_stop(self, reason: str) -> None:
         """Stop as a Ctrl-C does (last.ckpt of this step, the resume command), for `reason` ("the health alarm ...")."""
         self.stop_reason = self.stop_reason or reason
+
+    def _alarm_at_the_end(self, trainer: L.Trainer) -> bool:
+        """A stop asked by an alarm (not a signal) as the run's budget ends it anyway: the run is
+        finished, not stopped, and no resume is offered that would have nothing left to train."""
+        last_epoch = trainer.max_epochs not in (None, -1) and trainer.current_epoch + 1 >= trainer.max_epochs
+        return self.signals.requested is None and (trainer.should_stop or last_epoch)
 
     def _stop_requested(self) -> bool:
         return self.signals.requested is not None or self.stop_reason is not None

@@ -99,10 +99,10 @@ class GANModule(L.LightningModule):
                     if hp.ema_decay or hp.ema_half_life is not None else None)
         self.generator_ema = self.ema.module if self.ema else None
         # Values that change with the generator step (schedule.py), None when all are constant.
+        schedules.check_schedule_fits(hp.get("schedule"), hp.optimizer, self.objective.penalties, self.augment,
+                                      hp.ema_half_life)
         self.schedule = schedules.parse_schedule(hp.get("schedule"))
         if self.schedule is not None:
-            schedules.check_schedule_fits(self.schedule, hp.optimizer, self.objective.penalties, self.augment,
-                                          hp.ema_half_life)
             self._schedule_starts = schedules.starts(self.schedule, hp, self.objective.penalties, self.augment)
         self._schedule_steps: int | None = None  # the schedule's length, fixed at the first step (and saved)
         self._scheduled: dict[str, float] = {}  # this step's scheduled values, logged as schedule/<name>

@@ -108,21 +108,23 @@ def parse_schedule(config: Mapping | None) -> Schedule | None:
     return Schedule(final, warmup, steps)
 
 
-def check_schedule_fits(schedule: Schedule, optimizer: str, penalties: list, augment, ema_half_life) -> None:
-    """A ConfigError when a scheduled key has nothing to act on in this run."""
-    if "beta2" in schedule.keys and optimizer != "adam":
+def check_schedule_fits(config: Mapping | None, optimizer: str, penalties: list, augment, ema_half_life) -> None:
+    """A ConfigError when a key the `schedule` config schedules has nothing to act on in this run
+    (checked before parse_schedule: that comes first, not the final value it would need)."""
+    keys = {key for key in SCHEDULABLE if (config or {}).get(key) not in (None, "constant")}
+    if "beta2" in keys and optimizer != "adam":
         raise ConfigError(f"schedule.beta2=cosine schedules Adam's beta2, and model.optimizer={optimizer} has none: "
                           f"drop it, or use model.optimizer=adam.")
-    if "gamma" in schedule.keys and not penalties:
+    if "gamma" in keys and not penalties:
         raise ConfigError("schedule.gamma=cosine schedules the penalties' gamma, and this run has none: add one, "
                           "e.g. reg=[r1,r2], or drop schedule.gamma.")
-    if "augment_p" in schedule.keys and hasattr(augment, "steer"):
+    if "augment_p" in keys and hasattr(augment, "steer"):
         raise ConfigError("schedule.augment_p=cosine and augment=ada both set augment.p: ADA steers it by itself, "
                           "so drop schedule.augment_p, or use augment=diffaugment to schedule it.")
-    if "augment_p" in schedule.keys and augment is None:
+    if "augment_p" in keys and augment is None:
         raise ConfigError("schedule.augment_p=cosine schedules augment.p, and augment=none has none: add "
                           "augment=diffaugment, or drop schedule.augment_p.")
-    if "ema_half_life" in schedule.keys and ema_half_life is None:
+    if "ema_half_life" in keys and ema_half_life is None:
         raise ConfigError("schedule.ema_half_life=cosine needs the half-life it starts from: add model.ema_half_life=0 "
                           "(images; R3GAN starts at 0).")
 

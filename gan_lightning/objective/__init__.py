@@ -62,8 +62,9 @@ def build_objective(loss: str, reg: Mapping | None, augment: Mapping | None, net
 def _warn_if_unwise(objective: Objective, spectral_norm: bool) -> None:
     """Legal combinations that usually go wrong, said once when the module is built."""
     if objective.name == "wasserstein" and not (objective.penalties or objective.clip or spectral_norm):
-        log.warning("loss=wasserstein with reg=none leaves the critic unconstrained, so its scores grow "
-                    "without bound: add reg=gp (WGAN-GP), reg=clip (WGAN) or net.spectral_norm=true.")
+        log.warning("loss=wasserstein without a gradient penalty, clipping or spectral norm leaves the critic "
+                    "unconstrained, so its scores grow without bound: add reg=gp (WGAN-GP; with others, "
+                    "e.g. reg=[gp,lecam]), reg=clip (WGAN) or net.spectral_norm=true.")
     if objective.clip is not None and spectral_norm:
         log.warning("reg=clip with net.spectral_norm=true clips the weights before they are normalised, "
                     "which constrains the critic twice: use one of them.")

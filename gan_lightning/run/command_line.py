@@ -201,22 +201,24 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
         if override.startswith(("-", "+", "~")) or "=" not in override or group not in GROUPS or not rest:
             continue
         # the option this command composes: typed, else the one a typed or default preset chooses
-        # (model=gan -> net=mlp), else every option of the group
+        # (model=gan -> net=mlp), else the group's default (augment=none), else every option of the group
         implied = {}
         for preset_group, option in {**default_options(), **chosen}.items():
             if preset_group != group:
                 implied.update(preset_choices(preset_group, option))
-        effective = {**implied, **chosen}
+        default = {group: default_options()[group]} if default_options().get(group) in config_options(group) else {}
+        effective = {**default, **implied, **chosen}
         options = [effective[group]] if group in effective else config_options(group)
         presets = [global_keys(g, option).get(group, frozenset()) for g, option in {**default_options(), **chosen}.items()]
         known = set().union(*presets, *(option_keys(group, option) for option in options))
         name = rest.split(".")[0]
-        # logger=none logger.tensorboard.x=1: a key of another option's entry
-        if group in effective and group not in listed and not known:
+        # logger=none logger.tensorboard.x=1, augment.kimg=10 under augment=none: a key of another option
+        if group in effective and group not in listed and name not in known:
             having = [option for option in config_options(group) if name in option_keys(group, option)]
             if having:
                 raise ConfigError(f"{override}: {group}.{name} is not in this run, because {group}={effective[group]} "
-                                  f"leaves it out: choose it with {group}={having[0]} instead.")
+                                  f"leaves it out: choose it with " + " or ".join(f"{group}={o}" for o in having)
+                                  + " instead.")
         if known and name not in known and group == "schedule":
             values = sorted(known - {"warmup", "steps", "final"})
             raise ConfigError(f"{override}: {name} cannot be scheduled: the keys that can are {', '.join(values)} "
