@@ -212,8 +212,9 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
         presets = [global_keys(g, option).get(group, frozenset()) for g, option in {**default_options(), **chosen}.items()]
         known = set().union(*presets, *(option_keys(group, option) for option in options))
         name = rest.split(".")[0]
-        # logger=none logger.tensorboard.x=1, augment.kimg=10 under augment=none: a key of another option
-        if group in effective and group not in listed and name not in known:
+        # logger=none logger.tensorboard.x=1, augment.kimg=10 under the default augment=none: a key of
+        # another option (an option typed with keys of its own lists them, below)
+        if group in effective and group not in listed and name not in known and (not known or group not in chosen):
             having = [option for option in config_options(group) if name in option_keys(group, option)]
             if having:
                 raise ConfigError(f"{override}: {group}.{name} is not in this run, because {group}={effective[group]} "
