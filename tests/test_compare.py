@@ -4,6 +4,7 @@ that failed, are running or are half-written."""
 import csv
 import os
 import statistics
+from pathlib import Path
 
 import pytest
 import yaml
@@ -151,3 +152,12 @@ def test_bad_compare_input_is_one_sentence_and_overwrites_nothing(tmp_path, case
     assert len(_lines(proc)) == 1 and message in _lines(proc)[0], proc.stderr
     assert (sweep / "comparison.md").read_text() == "an earlier comparison\n"
     assert not (sweep / "comparison.csv").exists() and not (sweep / "fid_curves.png").exists()
+
+
+def test_a_setting_one_run_typed_reads_the_same_way_from_the_others_configs():
+    from gan_lightning.compare.runs import Run
+
+    typed = Run(Path("a"), {"conditional": "true"}, {"conditional": True}, {})
+    composed = Run(Path("b"), {}, {"conditional": False, "seed": None, "model": {"lr": 0.001}}, {})
+    assert (typed.setting("conditional"), composed.setting("conditional")) == ("true", "false")  # not True/False
+    assert (composed.setting("seed"), composed.setting("model.lr"), composed.setting("nothing")) == ("null", "0.001", "-")

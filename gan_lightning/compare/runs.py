@@ -73,6 +73,8 @@ class Run:
             if not isinstance(node, dict) or part not in node:
                 return "-"
             node = node[part]
+        if isinstance(node, bool) or node is None:  # as typed on a command line (conditional=true), not Python's True
+            return "null" if node is None else str(node).lower()
         return str(node)
 
 
