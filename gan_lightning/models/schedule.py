@@ -67,6 +67,11 @@ def _key(name: str) -> str:
     return "gamma" if name.startswith("gamma_") else name
 
 
+def _shape(config: Mapping, key: str) -> str:
+    """The shape `key` is scheduled with (unset: constant)."""
+    return config.get(key) or "constant"
+
+
 def parse_schedule(config: Mapping | None) -> Schedule | None:
     """The schedule a `schedule` config asks for (None when every key is constant), or a
     ConfigError naming the first value that cannot be scheduled and its fix."""
@@ -81,7 +86,7 @@ def parse_schedule(config: Mapping | None) -> Schedule | None:
         raise ConfigError(f"schedule.final.{name} is not a schedulable key: use one of {', '.join(SCHEDULABLE)}.")
     final = {}
     for key, (source, example, high) in SCHEDULABLE.items():
-        shape = config.get(key) or "constant"
+        shape = _shape(config, key)
         if shape not in SHAPES:
             raise ConfigError(f"Unknown schedule.{key}={shape}: use one of {', '.join(SHAPES)} "
                               f"(e.g. schedule.{key}=cosine).")
@@ -111,7 +116,7 @@ def parse_schedule(config: Mapping | None) -> Schedule | None:
 def check_schedule_fits(config: Mapping | None, optimizer: str, penalties: list, augment, ema_half_life) -> None:
     """A ConfigError when a key the `schedule` config schedules has nothing to act on in this run
     (checked before parse_schedule: that comes first, not the final value it would need)."""
-    keys = {key for key in SCHEDULABLE if (config or {}).get(key) not in (None, "constant")}
+    keys = {key for key in SCHEDULABLE if _shape(config or {}, key) != "constant"}
     if "beta2" in keys and optimizer != "adam":
         raise ConfigError(f"schedule.beta2=cosine schedules Adam's beta2, and model.optimizer={optimizer} has none: "
                           f"drop it, or use model.optimizer=adam.")
