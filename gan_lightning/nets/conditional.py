@@ -24,7 +24,12 @@ class ConditionalGenerator(nn.Module):
         self.num_classes = num_classes
 
     def forward(self, z: Tensor, labels: Tensor) -> Tensor:
-        return self.net(torch.cat([z, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1))
+        return self.mixed(z, F.one_hot(labels, self.num_classes).to(z.dtype))
+
+    def mixed(self, z: Tensor, class_weights: Tensor) -> Tensor:
+        """G with (N, num_classes) weights in place of one-hot labels: a blend of the classes'
+        embeddings (the walks between classes of the sampling CLI's view=interpolation)."""
+        return self.net(torch.cat([z, class_weights.to(z.dtype)], dim=1))
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -55,3 +60,24 @@ def per_class(noise: Tensor, classes: int) -> tuple[Tensor, Tensor]:
     """(noise, labels) for a grid with one row per class, each row the same `noise` vectors."""
     labels = torch.arange(classes, device=noise.device).repeat_interleave(noise.shape[0])
     return noise.repeat(classes, 1), labels
+
+
+def with_class_weights(generator: nn.Module, z: Tensor, class_weights: Tensor) -> Tensor:
+    """A conditional G's images for a blend of classes, (N, num_classes) weights in place of labels
+    (walks from one class to another). ConditionalGenerator blends the one-hot inputs; a G that
+    conditions itself (the ResNet's conditional BatchNorm, R3GAN's embedding) gets each of its
+    class embeddings, nn.Embedding layers, blended with the same weights."""
+    if isinstance(generator, ConditionalGenerator):
+        return generator.mixed(z, class_weights)
+    classes = class_weights.shape[1]
+
+    def blended(module: nn.Embedding, inputs, output: Tensor) -> Tensor:
+        return (class_weights.to(module.weight.dtype) @ module.weight).to(output.dtype)
+
+    hooks = [m.register_forward_hook(blended) for m in generator.modules()
+             if isinstance(m, nn.Embedding) and m.num_embeddings == classes]
+    try:
+        return generator(z, class_weights.argmax(1))
+    finally:
+        for hook in hooks:
+            hook.remove()

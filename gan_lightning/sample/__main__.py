@@ -1,0 +1,3 @@
+from gan_lightning.sample.cli import main
+
+main()

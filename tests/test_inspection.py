@@ -1,0 +1,221 @@
+"""The sampling CLI's views (docs/inspection.md): interpolation, truncation, neighbours, classes,
+projection, each through `python -m gan_lightning.sample` on a trained run, with their numbers
+checked against what the pictures are meant to show."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import run_cli
+
+SAMPLE = "gan_lightning.sample"
+TINY = ("model=gan", "net.g_hidden=[16]", "net.d_hidden=[16]", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+        "callbacks.metrics.feature=null", "trainer.enable_progress_bar=false")
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """A tiny run of the front door's shape (a DCGAN on digits padded to 32 pixels): (cwd, last.ckpt)."""
+    cwd = tmp_path_factory.mktemp("digits")
+    run_cli("net.g_features=8", "net.d_features=8", *TINY[3:], "hydra.run.dir=run", cwd=cwd)
+    return cwd, cwd / "run" / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def few_digits(tmp_path_factory):
+    """A tiny conditional run on 1,000 of the 5,000 digits (data.limit: the rest are held out)."""
+    cwd = tmp_path_factory.mktemp("few_digits")
+    run_cli(*TINY, "conditional=true", "data.limit=1000", "hydra.run.dir=run", cwd=cwd)
+    return cwd, cwd / "run" / "checkpoints" / "last.ckpt"
+
+
+def sample(cwd, *args, check=True):
+    return run_cli(*args, cwd=cwd, module=SAMPLE, check=check)
+
+
+def test_interpolation_rows_end_at_their_latents_own_samples():
+    from gan_lightning.sample.latents import generate, slerp
+
+    generator = torch.nn.Sequential(torch.nn.Linear(6, 12), torch.nn.Tanh()).eval()
+    ends = torch.randn(2, 3, 6)
+    path = slerp(ends[0], ends[1], torch.linspace(0, 1, 5))
+    walks = generate(generator, path.flatten(0, 1), 4).unflatten(0, (3, 5))
+    torch.testing.assert_close(walks[:, 0], generate(generator, ends[0], 4), atol=1e-6, rtol=0)
+    torch.testing.assert_close(walks[:, -1], generate(generator, ends[1], 4), atol=1e-6, rtol=0)
+    norms = path.norm(dim=-1)  # slerp keeps the latents' norm between the ends' (a line dips toward 0)
+    assert (norms >= torch.minimum(norms[:, :1], norms[:, -1:]) - 1e-5).all()
+
+
+def test_interpolation_writes_the_walks_and_an_animated_gif(digits):
+    cwd, ckpt = digits
+    proc = sample(cwd, f"ckpt={ckpt}", "view=interpolation", "rows=3", "steps=5", "seed=1")
+    assert "wrote interpolation.png (3 latent walks of 5 steps) and interpolation_walk.gif (16 frames)" in proc.stdout
+    assert re.search(r"RMS pixel change per step: mean 0\.\d+, largest [\d.]+x the mean", proc.stdout)
+    with Image.open(cwd / "interpolation_walk.gif") as gif:
+        assert gif.n_frames == 16 and gif.info["loop"] == 0
+    with Image.open(cwd / "interpolation.png") as picture:
+        width, height = picture.size
+    assert width > 5 * 64 and 3 * 64 < height < 4 * 64 + 40  # 32-pixel digits drawn at 64 pixels, a heading row
+    # the first column is the first latent's own sample: the picture's tile matches G(z) drawn again
+    from gan_lightning.models.checkpoint_file import load_generator
+
+    generator, hparams = load_generator(ckpt)
+    torch.manual_seed(1)
+    first = generator(torch.randn(2, 3, hparams["latent_dim"])[0]).detach()
+    from gan_lightning.sample.picture import GAP, TEXT
+
+    tile = np.asarray(Image.open(cwd / "interpolation.png").convert("L"))
+    top = TEXT + 6 + GAP  # below the headings
+    drawn = tile[top:top + 64:2, GAP:GAP + 64:2].astype(float)  # every other pixel of the 2x enlarged tile
+    assert np.abs(drawn - ((first[0, 0].numpy() + 1) * 127.5)).max() <= 1
+
+
+def test_a_conditional_interpolation_also_walks_between_classes(few_digits):
+    cwd, ckpt = few_digits
+    proc = sample(cwd, f"ckpt={ckpt}", "view=interpolation", "rows=2", "steps=3")
+    assert "(2 latent walks and 2 class walks of 3 steps)" in proc.stdout
+
+
+def test_class_blends_reach_each_class_at_the_ends():
+    from gan_lightning.nets import build_nets
+    from gan_lightning.nets.conditional import with_class_weights
+
+    for net in ({"name": "mlp", "g_hidden": [8], "d_hidden": [8]}, {"name": "resnet", "g_features": 8, "d_features": 8}):
+        generator, _ = build_nets(net, [1, 32, 32], 4, num_classes=3)
+        generator.eval()
+        for module in generator.modules():  # as if trained: the classes' embeddings differ (the ResNet's start equal)
+            if isinstance(module, torch.nn.Embedding):
+                torch.nn.init.normal_(module.weight)
+        z, labels = torch.randn(2, 4), torch.tensor([0, 2])
+        one_hot = torch.nn.functional.one_hot(labels, 3).float()
+        with torch.no_grad():
+            torch.testing.assert_close(with_class_weights(generator, z, one_hot), generator(z, labels))
+            halfway = with_class_weights(generator, z, torch.full((2, 3), 1 / 3))
+        assert not torch.allclose(halfway, generator(z, labels))
+
+
+@pytest.mark.slow  # a run of the front door's recipe long enough to draw digits (4 of its 6 epochs: 1-2 minutes)
+def test_truncation_trades_recall_for_precision_on_the_front_door(tmp_path):
+    cwd = tmp_path
+    run_cli("trainer.max_epochs=4", "trainer.enable_progress_bar=false", "callbacks.metrics.feature=null",
+            "hydra.run.dir=run", cwd=cwd)
+    ckpt = cwd / "run" / "checkpoints" / "last.ckpt"
+    proc = sample(cwd, f"ckpt={ckpt}", "view=truncation", "truncation=1,0.7,0.4", "num_samples=1000", "rows=4",
+                  "seed=0")
+    table = re.findall(r"^\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", proc.stdout, re.M)
+    assert [float(row[0]) for row in table] == [1.0, 0.7, 0.4]
+    precision, recall = [float(row[1]) for row in table], [float(row[2]) for row in table]
+    assert precision == sorted(precision) and precision[-1] > precision[0], proc.stdout
+    assert recall == sorted(recall, reverse=True) and recall[-1] < recall[0], proc.stdout
+    assert (cwd / "truncation.png").is_file() and (cwd / "truncation_curve.png").is_file()
+
+
+def test_neighbours_picture_and_memorisation_numbers(digits):
+    cwd, ckpt = digits
+    proc = sample(cwd, f"ckpt={ckpt}", "view=neighbours", "rows=2", "k=3", "num_samples=300")
+    assert "wrote neighbours.png (2 samples, each beside its 3 nearest of 5000 training images)" in proc.stdout
+    assert re.search(r"copy share \d+\.\d% \(real images: 5% by construction\): no sign of copying", proc.stdout)
+    assert "C_T needs real images the run did not train on (train with data.limit=N" in proc.stdout
+    with Image.open(cwd / "neighbours.png") as picture:
+        assert picture.size[0] > 4 * 64
+
+
+class Replay(torch.nn.Module):
+    """A fake generator: returns the given real images, in order, whatever the latent."""
+
+    def __init__(self, images: torch.Tensor):
+        super().__init__()
+        self.images, self.at = images, 0
+
+    def forward(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        from gan_lightning.data import to_signed_unit
+
+        picked = self.images[torch.arange(self.at, self.at + len(z)) % len(self.images)]
+        self.at += len(z)
+        return to_signed_unit(picked)
+
+
+def test_the_memorisation_numbers_flag_a_copier_and_pass_held_out_images(few_digits):
+    from gan_lightning.models.checkpoint_file import read_checkpoint
+    from gan_lightning.sample import neighbours
+    from gan_lightning.sample.arguments import parse_args
+    from gan_lightning.sample.real_data import RunData
+
+    cwd, ckpt = few_digits
+    hparams = read_checkpoint(ckpt)["hyper_parameters"]
+    data = RunData(str(ckpt), "neighbours", conditional=True)
+    train, heldout = data.training_images, data.heldout_images()
+    assert len(train) == 1000 and len(heldout) == 4000
+    args = parse_args([f"ckpt={ckpt}", "view=neighbours", "rows=2", "num_samples=1000", f"out={cwd / 'n.png'}"])
+    copier = neighbours.draw(args, Replay(train), hparams, "cpu")
+    honest = neighbours.draw(args, Replay(heldout[-1000:]), hparams, "cpu")
+    share = lambda line: float(re.search(r"copy share ([\d.]+)%", line).group(1))  # noqa: E731
+    ct = lambda line: float(re.search(r"C_T ([-+][\d.]+) \(held-out real images: ([-+][\d.]+)\)", line).group(1))  # noqa: E731
+    assert share(copier) == 100.0 and "copies training images" in copier and ct(copier) < -10
+    assert share(honest) < 10 and "no sign of copying" in honest and abs(ct(honest)) < 3, honest
+
+
+def test_classes_draws_one_labelled_row_per_class(few_digits, digits):
+    cwd, ckpt = few_digits
+    proc = sample(cwd, f"ckpt={ckpt}", "view=classes", "nrow=4")
+    assert "wrote classes.png (10 classes, one a row, 4 samples each" in proc.stdout
+    with Image.open(cwd / "classes.png") as picture:
+        assert 10 * 84 < picture.size[1] < 11 * 84  # 28-pixel digits drawn 3x: 84 pixels
+    cwd, ckpt = digits
+    proc = sample(cwd, f"ckpt={ckpt}", "view=classes", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and not (cwd / "classes.png").exists()
+    assert "was trained without conditional=true, so it has no classes to show" in proc.stderr
+
+
+def test_projection_recovers_a_generated_image(digits):
+    from torchvision.utils import save_image
+
+    from gan_lightning.models.checkpoint_file import load_generator
+
+    cwd, ckpt = digits
+    generator, hparams = load_generator(ckpt)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        target, other = generator(torch.randn(2, hparams["latent_dim"]))
+    save_image(target, cwd / "target.png", normalize=True, value_range=(-1, 1))
+    proc = sample(cwd, f"ckpt={ckpt}", "view=projection", "image=target.png", "iterations=200", "seed=0")
+    error = float(re.search(r"mean squared error ([\d.]+)", proc.stdout).group(1))
+    unrelated = float((other - target).pow(2).mean())  # another sample of the same G
+    assert error < 0.1 * unrelated, (error, unrelated)
+    with np.load(cwd / "projection_latent.npz") as saved:
+        z = torch.from_numpy(saved["z"])
+    with torch.no_grad():
+        assert float((generator(z[None])[0] - target).pow(2).mean()) == pytest.approx(error, abs=1e-3)
+
+
+@pytest.mark.parametrize("case", ["truncation above 1", "truncation 0", "k beyond the data", "unwritable out",
+                                  "projection without image", "image without projection", "missing image",
+                                  "not an image", "old mode", "unknown view", "too large", "outside a run dir"])
+def test_the_views_refuse_bad_input_in_one_sentence(digits, tmp_path, case):
+    cwd, ckpt = digits
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    outside = tmp_path / "copied.ckpt"
+    outside.write_bytes(ckpt.read_bytes())
+    args, message = {
+        "truncation above 1": (["view=truncation", "truncation=1,1.5"], "truncation=1,1.5 holds 1.5, outside (0, 1]"),
+        "truncation 0": (["truncation=0"], "truncation=0 holds 0, outside (0, 1]"),
+        "k beyond the data": (["view=neighbours", "k=6000"], "k=6000 is more than the 5000 images the run trained on"),
+        "unwritable out": (["view=interpolation", f"out={blocker / 'x.png'}"], "is not a writable folder"),
+        "projection without image": (["view=projection"], "view=projection needs image=PATH"),
+        "image without projection": (["image=x.png"], "image=x.png is read by view=projection only"),
+        "missing image": (["view=projection", "image=nowhere.png"], "image=nowhere.png does not exist"),
+        "not an image": (["view=projection", f"image={blocker}"], "cannot be read as an image"),
+        "old mode": (["mode=interpolate"], "mode=interpolate is now view=: use view=interpolation"),
+        "unknown view": (["view=knn"], "view=knn is not a view: use one of grid, interpolation"),
+        "too large": (["view=interpolation", "rows=100000", "steps=1000"], "more than image viewers open"),
+        "outside a run dir": (["view=neighbours", f"ckpt={outside}"], "is not in a run directory"),
+    }[case]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = sample(tmp_path, f"ckpt={ckpt}", *args, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == before  # nothing written
