@@ -20,7 +20,7 @@ LOSSES = ["bce", "wasserstein", "hinge", "least_squares", "relativistic"]
 
 
 def _block(text: str, first_line: str) -> str:
-    match = re.search(r"```(?:python|yaml)\n(" + re.escape(first_line) + r"\n.*?)```", text, re.S)
+    match = re.search(r"```(?:python|yaml)\n(" + re.escape(first_line) + r"\n.*?)```", text, re.DOTALL)
     assert match, f"no code block starting with {first_line!r}"
     return match.group(1)
 
@@ -29,7 +29,7 @@ def _commands(text: str) -> list[str]:
     """Every `python -m gan_lightning ...` line of the page's bash blocks (continuations joined,
     comments dropped)."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+    for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
             line = line.split("  #")[0].strip()
             if line.startswith("python -m gan_lightning "):
@@ -90,3 +90,21 @@ def test_the_variant_example_trains_with_every_loss_and_records_it(tmp_path, mon
         assert (hparams["loss"], hparams["noise_std"], hparams["noise_steps"]) == (loss, 0.1, 3)
         assert checkpoint["state_dict"]["_extra_state"] == {"critic_steps": 4, "generator_steps": 4}
         assert len(read_scalars(run_dir / "tensorboard")["train/loss_g"]) == 4
+
+
+def test_every_picture_the_docs_show_exists():
+    for page, text in PAGES.items():
+        for target in re.findall(r"!\[[^\]]*\]\(([\w./-]+)\)", text):
+            assert (ROOT / Path(page).parent / target).is_file(), f"{page} shows a missing {target}"
+
+
+def test_each_documented_sampling_command_is_accepted():
+    from gan_lightning.sample.arguments import parse_args
+
+    commands = [line.split("  #")[0].strip() for text in PAGES.values()
+                for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL) for line in block.splitlines()
+                if line.startswith("python -m gan_lightning.sample ")]
+    assert len(commands) >= 12
+    for command in commands:
+        args = parse_args(shlex.split(command)[3:])
+        assert args["view"] in command or args["view"] == "grid", command

@@ -105,7 +105,7 @@ def test_truncation_trades_recall_for_precision_on_the_front_door(tmp_path):
     ckpt = cwd / "run" / "checkpoints" / "last.ckpt"
     proc = sample(cwd, f"ckpt={ckpt}", "view=truncation", "truncation=1,0.7,0.4", "num_samples=1000", "rows=4",
                   "seed=0")
-    table = re.findall(r"^\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", proc.stdout, re.M)
+    table = re.findall(r"^\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", proc.stdout, re.MULTILINE)
     assert [float(row[0]) for row in table] == [1.0, 0.7, 0.4]
     precision, recall = [float(row[1]) for row in table], [float(row[2]) for row in table]
     assert precision == sorted(precision) and precision[-1] > precision[0], proc.stdout
@@ -152,8 +152,8 @@ def test_the_memorisation_numbers_flag_a_copier_and_pass_held_out_images(few_dig
     args = parse_args([f"ckpt={ckpt}", "view=neighbours", "rows=2", "num_samples=1000", f"out={cwd / 'n.png'}"])
     copier = neighbours.draw(args, Replay(train), hparams, "cpu")
     honest = neighbours.draw(args, Replay(heldout[-1000:]), hparams, "cpu")
-    share = lambda line: float(re.search(r"copy share ([\d.]+)%", line).group(1))  # noqa: E731
-    ct = lambda line: float(re.search(r"C_T ([-+][\d.]+) \(held-out real images: ([-+][\d.]+)\)", line).group(1))  # noqa: E731
+    share = lambda line: float(re.search(r"copy share ([\d.]+)%", line).group(1))
+    ct = lambda line: float(re.search(r"C_T ([-+][\d.]+) \(held-out real images: ([-+][\d.]+)\)", line).group(1))
     assert share(copier) == 100.0 and "copies training images" in copier and ct(copier) < -10
     assert share(honest) < 10 and "no sign of copying" in honest and abs(ct(honest)) < 3, honest
 
@@ -195,7 +195,7 @@ def test_projection_recovers_a_generated_image(digits):
                                   "projection without image", "image without projection", "missing image",
                                   "not an image", "old mode", "unknown view", "too large", "outside a run dir"])
 def test_the_views_refuse_bad_input_in_one_sentence(digits, tmp_path, case):
-    cwd, ckpt = digits
+    _, ckpt = digits
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     outside = tmp_path / "copied.ckpt"

@@ -15,7 +15,7 @@ OUT = {"grid": "samples.png", "interpolation": "interpolation.png", "truncation"
        "neighbours": "neighbours.png", "classes": "classes.png", "projection": "projection.png"}
 # view=truncation's levels when truncation= is not given: from none (1) to tight.
 TRUNCATION_LEVELS = (1.0, 0.8, 0.6, 0.4)
-AT_LEAST = {"n": 1, "rows": 1, "steps": 2, "batch_size": 1, "k": 1, "num_samples": 2, "iterations": 1}
+AT_LEAST = {"n": 1, "rows": 1, "steps": 2, "batch_size": 1, "k": 1, "num_samples": 10, "iterations": 1}
 
 
 def truncation_levels(text: str) -> tuple[float, ...]:

@@ -28,6 +28,6 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     psi = args["truncation"][0] if args["truncation"] else None
     noise, labels = per_class(truncated(torch.randn(columns, hparams["latent_dim"], device=device), psi), len(names))
     images = generate(generator, noise, args["batch_size"], labels).unflatten(0, (len(names), columns))
-    picture = labelled_grid(images, [f"{k}: {name}" for k, name in enumerate(names)])
+    picture = labelled_grid(images, [name if name == str(k) else f"{k}: {name}" for k, name in enumerate(names)])
     write(out, picture.save)
     return f"wrote {out} ({len(names)} classes, one a row, {columns} samples each, the same latents in every row)"

@@ -65,7 +65,7 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
 
     # the walk: each of `rows` samples loops through WALK_POINTS latents, `steps` frames a leg
     points = truncated(torch.randn(WALK_POINTS, rows, hparams["latent_dim"], device=device), psi)
-    legs = [slerp(points[i], points[(i + 1) % WALK_POINTS], t[:-1] if steps > 2 else t[:1]) for i in range(WALK_POINTS)]
+    legs = [slerp(points[i], points[(i + 1) % WALK_POINTS], t[:-1]) for i in range(WALK_POINTS)]  # t=1 starts the next
     path = torch.cat(legs, dim=1)  # (rows, frames, dim)
     frames = generate(generator, path.transpose(0, 1).flatten(0, 1), args["batch_size"],
                       None if labels is None else labels.repeat(path.shape[1]))

@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gan_lightning.data import to_signed_unit
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import memorisation
-from gan_lightning.data import to_signed_unit
 from gan_lightning.sample.latents import generate, truncated
 from gan_lightning.sample.output import PICTURES, check_out, refuse_what_does_not_fit, write
 from gan_lightning.sample.picture import labelled_grid

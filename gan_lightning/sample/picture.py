@@ -3,7 +3,6 @@ image (a distance, an error). torchvision's make_grid draws images only."""
 
 import math
 
-import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 

@@ -32,7 +32,7 @@ def measure_levels(generator: nn.Module, levels: tuple[float, ...], noise: Tenso
         chunks = iter(zip(truncated(noise, psi).split(meter.batch_size),
                           [None] * len(noise) if labels is None else labels.split(meter.batch_size)))
 
-        def sample(n: int, labels=None) -> Tensor:
+        def sample(n: int, labels=None, chunks=chunks) -> Tensor:  # this level's next chunk of latents
             z, y = next(chunks)
             return with_labels(generator, z, y)
 
@@ -58,8 +58,9 @@ def plot(levels: tuple[float, ...], results: list[dict[str, float]], path: Path)
     fid.plot(levels, [r["fid"] for r in results], color="grey", linestyle="--", marker="^", label="FID")
     fid.set_ylabel("FID")
     lines = axes.get_legend_handles_labels()[0] + fid.get_legend_handles_labels()[0]
-    axes.legend(lines, ["precision", "recall", "FID"], loc="center left", fontsize=8)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.92))
+    figure.legend(lines, ["precision", "recall", "FID (right axis)"], loc="upper center", ncol=3, fontsize=8,
+                  frameon=False)
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
