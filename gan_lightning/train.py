@@ -29,10 +29,13 @@ from gan_lightning.run.quiet import quiet_library_noise, quiet_sweeper_plugins
 from gan_lightning.run.record import KeepRunOnceTraining, undo_refused_run
 from gan_lightning.run.resume import ConfigRecord, check_resumable, continuation
 from gan_lightning.run.signals import stop_at_once
+from gan_lightning.run import slurm
+from gan_lightning.run.slurm import cluster_environment, run_stamp
 from gan_lightning.run.sweep import in_sweep, job_dirname, job_finished, stop_report
 
 log = logging.getLogger(__name__)
 OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)  # hydra.sweep.subdir
+OmegaConf.register_new_resolver("run_stamp", run_stamp, replace=True)  # hydra.run.dir: the time, or the SLURM job
 
 
 def _instantiate_all(group: DictConfig | None) -> list:
@@ -120,6 +123,7 @@ def train(cfg: DictConfig) -> float | None:
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                           strategy=gan_strategy(cfg.trainer),
                           profiler=cfg.trainer.get("profiler") or NoProfiler(),
+                          **({} if cfg.trainer.get("plugins") else {"plugins": cluster_environment() or None}),
                           # no checkpoint callback configured (callbacks=none): no checkpoints at all,
                           # rather than Lightning's default epoch=N-step=M.ckpt
                           enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
@@ -127,6 +131,8 @@ def train(cfg: DictConfig) -> float | None:
                           enable_progress_bar=(not multirun) if progress_bar is None else progress_bar)
     refuse_relaunching_sweeps(trainer, multirun)
     if resume is not None:  # (said once every check has passed: a refused resume never says it)
+        if slurm.job_id() is not None and slurm.restart_count() > 0:
+            log.info("SLURM job %s, restart %d: continuing this run.", slurm.job_id(), slurm.restart_count())
         log.info("Resuming from %s at generator step %d.", resume.path, resume.generator_steps)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume.path if resume else None)

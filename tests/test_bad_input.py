@@ -295,7 +295,7 @@ def test_the_slurm_launcher_sends_lightnings_requeue_signal():
     signal_name, seconds = cfg.hydra.launcher.additional_parameters.signal.split("@")
     assert getattr(signal, f"SIG{signal_name}") == SLURMEnvironment().requeue_signal == signal.SIGUSR1
     assert int(seconds) > 0
-    assert signal.SIGUSR1 not in STOP_SIGNALS  # the run's own handlers leave Lightning's requeue alone
+    assert signal.SIGUSR1 not in STOP_SIGNALS  # outside SLURM the run leaves SIGUSR1 alone (in a job: test_slurm.py)
 
 
 @pytest.mark.slow  # the exit code and stderr of a real `python -m gan_lightning` process

@@ -17,6 +17,7 @@ import math
 import os
 import shlex
 import shutil
+import signal
 import time
 import warnings
 from functools import partial
@@ -28,6 +29,7 @@ from lightning.pytorch.callbacks import Checkpoint
 from lightning_utilities import apply_to_collection
 
 from gan_lightning.errors import ConfigError, Diverged, RunStopped, WriteFailed
+from gan_lightning.run import slurm
 from gan_lightning.run.background import BackgroundWrites
 from gan_lightning.run.distributed import any_rank
 from gan_lightning.run.random_states import random_states, restore_random_states
@@ -273,7 +275,11 @@ class RunCheckpoint(Checkpoint):
     def _stop(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.writes.wait()
         by = self.signals.name if self.signals.requested is not None else self.stop_reason
+        then = f"Resume with: python -m gan_lightning resume={shlex.quote(str(self.dirpath.parent))}"
+        if slurm.job_id() is not None and self.signals.requested == signal.SIGUSR1:  # SLURM's time-limit warning
+            by, then = "SIGUSR1 (SLURM's time-limit warning)", (slurm.requeue() if trainer.is_global_zero else "")
+        elif slurm.job_id() is not None and self.signals.requested == signal.SIGTERM:
+            then = f"If SLURM requeues the job (a preemption), the same script continues this run; else {then[0].lower()}{then[1:]}"
         raise RunStopped(f"Stopped by {by} at generator step {pl_module.generator_steps} (epoch "
-                         f"{trainer.current_epoch + 1}); {self.last_path} holds that step. Resume with: "
-                         f"python -m gan_lightning resume={shlex.quote(str(self.dirpath.parent))}",
+                         f"{trainer.current_epoch + 1}); {self.last_path} holds that step. {then}",
                          exit_code=128 + self.signals.requested if self.signals.requested is not None else 1)

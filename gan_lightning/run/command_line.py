@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from gan_lightning.conf import config_options
 from gan_lightning.errors import ConfigError
 from gan_lightning.run.launch_checks import check_launch
+from gan_lightning.run.slurm import continue_requeued_job
 
 # Overrides of the original run that a resume replaces rather than repeats, and Hydra's own
 # record of how a sweep job was run (a resumed job is a single run).
@@ -282,7 +283,7 @@ def check_command_line(arguments: list[str]) -> list[str]:
     refuse_unparsable([a for a in arguments if override_key(a) != "resume"])
     refuse_unknown_top_level_keys(arguments)
     check_launch(arguments)
-    arguments = expand_resume(arguments)
+    arguments = expand_resume(continue_requeued_job(arguments))  # a requeued SLURM job: resume=<its run>
     refuse_unknown_pieces(arguments)
     refuse_unknown_group_keys(arguments)
     return arguments

@@ -52,8 +52,10 @@ class StopSignals:
         checkpoint holds the run when a second signal stops it at once."""
         if threading.current_thread() is not threading.main_thread():
             return
+        from gan_lightning.run.slurm import stop_signals
+
         self.requested, self._forward, self._kept = None, forward, kept
-        for signum in STOP_SIGNALS:
+        for signum in (*STOP_SIGNALS, *stop_signals()):  # and SLURM's time-limit warning in a SLURM job
             self._previous[signum] = signal.signal(signum, self._on_signal)
 
     def uninstall(self) -> None:

@@ -1,0 +1,115 @@
+"""SLURM: a job that is requeued (a time limit, a preemption) continues its own run.
+
+An sbatch script runs `srun python -m gan_lightning ...`; when SLURM requeues the job it runs
+the same script again, with the same job id and SLURM_RESTART_COUNT raised. Two things make
+that command continue the run it started instead of starting a new one:
+
+- the run directory is named after the job, not the clock: `slurm-<job id>-<hash of the
+  command's overrides>` (`run_stamp`, hydra.run.dir in conf/hydra/default.yaml), so every
+  rank of the job and every restart of it name the same folder (and two different commands
+  in one job do not);
+- before Hydra composes anything, a command that finds its job's folder with a last.ckpt in it
+  becomes `resume=<that folder>` (`continue_requeued_job`): the exact resume of any stopped run,
+  the same checkpoint kind, the loggers continuing.
+
+SLURM warns of a time limit with a signal chosen in the script (`#SBATCH --signal=USR1@90`):
+the run takes SIGUSR1 as it takes Ctrl-C (last.ckpt of this step), then requeues its job with
+`scontrol requeue` (`requeue`). Lightning's own SLURM handler, which would write a second kind
+of checkpoint (hpc_ckpt_N.ckpt) and requeue on its own, is switched off (`cluster_environment`).
+A preemption sends SIGTERM: the run saves and stops, and SLURM requeues the job when the
+partition preempts by requeueing. `hydra/launcher=slurm` (submitit) runs its jobs without this
+module: its requeue re-runs the pickled job in the same sweep folder.
+"""
+
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Lightning's rule: a job named so is an interactive allocation (salloc, srun --pty bash), not a batch job
+INTERACTIVE_NAMES = ("bash", "interactive")
+
+
+def job_id() -> str | None:
+    """This batch job's id (`<array job>_<task>` for an array job), or None outside a SLURM batch job."""
+    if "SLURM_JOB_ID" not in os.environ or os.environ.get("SLURM_JOB_NAME") in INTERACTIVE_NAMES:
+        return None
+    if os.environ.get("SLURM_ARRAY_JOB_ID") and os.environ.get("SLURM_ARRAY_TASK_ID"):
+        return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+    return os.environ["SLURM_JOB_ID"]
+
+
+def restart_count() -> int:
+    return int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+
+
+def command_hash(overrides: list[str]) -> str:
+    """Six hex digits of the command's overrides (Hydra's own excluded): one per command."""
+    task = [o for o in overrides if not o.lstrip("+~").startswith("hydra.")]
+    return hashlib.sha256("\n".join(task).encode()).hexdigest()[:6]
+
+
+def job_folder_name(job: str, overrides: list[str]) -> str:
+    return f"slurm-{job}-{command_hash(overrides)}"
+
+
+def run_stamp(now: str) -> str:
+    """hydra.run.dir's last part: the time `now`, or in a SLURM batch job its folder name."""
+    job = job_id()
+    if job is None:
+        return now
+    from hydra.core.hydra_config import HydraConfig
+
+    return job_folder_name(job, list(HydraConfig.get().overrides.task))
+
+
+def continue_requeued_job(arguments: list[str]) -> list[str]:
+    """In a SLURM batch job whose folder (under paths.log_dir/runs) already holds a last.ckpt:
+    the arguments with `resume=<that folder>` added; else unchanged."""
+    from gan_lightning.run.command_line import hydra_quote, override_key
+
+    job = job_id()
+    keys = {override_key(a) for a in arguments}
+    if job is None or keys & {"resume", "ckpt_path", "hydra.run.dir"} or any(a.startswith("-") for a in arguments):
+        return arguments
+    log_dir = next((a.split("=", 1)[1] for a in reversed(arguments) if override_key(a) == "paths.log_dir"), "outputs")
+    name = job_folder_name(job, arguments)
+    found = [d for d in Path(log_dir.strip("'\"")).expanduser().glob(f"runs/*/{name}")
+             if (d / "checkpoints" / "last.ckpt").is_file()]
+    if not found:
+        return arguments
+    run_dir = found[0].absolute()
+    return [*arguments, f"resume={hydra_quote(run_dir)}"]
+
+
+def cluster_environment() -> list:
+    """Trainer plugins: in a SLURM job, Lightning's SLURM environment (ranks, world size, the
+    main address from SLURM's variables) without its requeue handler, which this run does."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+
+
+def stop_signals() -> tuple[int, ...]:
+    """The signals that stop a run (saving last.ckpt first): in a SLURM batch job also SIGUSR1,
+    SLURM's time-limit warning (sbatch --signal=USR1@90)."""
+    return (signal.SIGUSR1,) if job_id() is not None else ()
+
+
+def requeue() -> str:
+    """Requeue this job (`scontrol requeue <job id>`); the sentence that says what happened."""
+    job = job_id()
+    if shutil.which("scontrol") is None:
+        return f"Scontrol is not on PATH, so SLURM job {job} was not requeued: submit the script again with resume=RUN_DIR"
+    # SLURM answers a requeue by ending this job with SIGTERM: the run has saved; ignore it and exit
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    result = subprocess.run(["scontrol", "requeue", job], check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        reason = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit code {result.returncode}"]
+        return f"Requeueing failed (scontrol requeue {job}: ({reason[0]}): submit the script again with resume=RUN_DIR"
+    return f"Requeued SLURM job {job} (scontrol requeue {job}): the same script continues this run"
