@@ -6,6 +6,7 @@
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 import lightning as L
@@ -17,21 +18,27 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from gan_lightning.callbacks import EpochProgressBar, GeneratorStepBudget
 from gan_lightning.errors import ConfigError, RunStopped, one_line_errors
 from gan_lightning.loggers import RecordHparams
+from gan_lightning.run import slurm
 from gan_lightning.run.command_line import check_command_line
 from gan_lightning.run.config_checks import check_config
 from gan_lightning.run.distributed import (
-    use_cached_cuda_check_without_a_driver,
     gan_strategy,
     refuse_relaunching_sweeps,
+    use_cached_cuda_check_without_a_driver,
 )
 from gan_lightning.run.no_profiler import NoProfiler
 from gan_lightning.run.quiet import quiet_library_noise, quiet_sweeper_plugins
 from gan_lightning.run.record import KeepRunOnceTraining, undo_refused_run
-from gan_lightning.run.resume import ConfigRecord, check_resumable, continuation
+from gan_lightning.run.resume import (
+    ConfigRecord,
+    again_in_place,
+    check_resumable,
+    continuation,
+    drop_partial_records,
+)
 from gan_lightning.run.signals import stop_at_once
-from gan_lightning.run import slurm
 from gan_lightning.run.slurm import cluster_environment, run_stamp
-from gan_lightning.run.sweep import in_sweep, job_dirname, job_finished, stop_report
+from gan_lightning.run.sweep import in_own_process_job, in_sweep, job_dirname, job_finished, stop_report
 
 log = logging.getLogger(__name__)
 OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)  # hydra.sweep.subdir
@@ -78,6 +85,11 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True, verbose=False)  # the seed is in the config; no line of its own
     resume = continuation(cfg)
+    if resume is not None and resume.in_place and resume.finished(cfg):
+        log.info("%s had finished its budget before: nothing left to train, skipped.", cfg.paths.output_dir)
+        return None
+    if resume is None and again_in_place(Path(cfg.paths.output_dir)):
+        drop_partial_records(Path(cfg.paths.output_dir))
     if cfg.trainer.get("max_steps", -1) not in (-1, None):
         log.warning("trainer.max_steps counts the optimizer steps of both D and G; "
                     "use max_generator_steps to budget generator steps.")
@@ -120,6 +132,7 @@ def train(cfg: DictConfig) -> float | None:
     if ((not multirun) if progress_bar is None else progress_bar) and not any(
             isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(EpochProgressBar())
+    slurm.check_tasks(cfg.trainer)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                           strategy=gan_strategy(cfg.trainer),
                           profiler=cfg.trainer.get("profiler") or NoProfiler(),
@@ -149,8 +162,11 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     with one_line_errors(undo_refused_run=undo_refused_run):
         try:
             result = train(cfg)
-        except RunStopped as stopped:  # in a sweep, the sweep stops too: say where each job stands
-            stopped.note = stop_report(cfg.paths.output_dir)
+        except RunStopped as stopped:
+            if in_own_process_job():  # a submitit job: the others go on, the sweep's end lists it (run/sweep.py)
+                log.error("%s", stopped)
+                return None
+            stopped.note = stop_report(cfg.paths.output_dir)  # in a sweep, the sweep stops too: where each job stands
             raise
         job_finished(cfg.paths.output_dir)
         return result

@@ -5,6 +5,7 @@ continues the same run, in the same directory, bit for bit, with its loggers goi
 import csv
 import shlex
 import signal
+import subprocess
 import sys
 
 import pytest
@@ -36,37 +37,87 @@ def job_lines(cwd, *overrides):
             f"exec {sys.executable} -m gan_lightning {' '.join(shlex.quote(o) for o in overrides)}"]
 
 
-@pytest.mark.slow  # real processes, a real signal, a requeue
-@pytest.mark.parametrize("signum, step", [(signal.SIGUSR1, 50), (signal.SIGTERM, 70)])
-def test_a_requeued_job_continues_its_run_bit_for_bit(tmp_path, reference, signum, step):
+@pytest.mark.slow  # real processes, real signals, requeues
+def test_a_job_requeued_at_its_time_limit_and_after_a_preemption_continues_its_run_bit_for_bit(tmp_path, reference):
     slurm = FakeSlurm(tmp_path / "slurm")
-    command = (*TINY, "+callbacks.fault._target_=faults.SignalAt", f"+callbacks.fault.step={step}",
-               f"+callbacks.fault.signum={int(signum)}")
+    command = (*TINY, "+callbacks.limit._target_=faults.SignalAt", "+callbacks.limit.step=50",  # the time limit's warning
+               f"+callbacks.limit.signum={int(signal.SIGUSR1)}", "+callbacks.preempt._target_=faults.SignalAt",
+               "+callbacks.preempt.step=90", f"+callbacks.preempt.signum={int(signal.SIGTERM)}")  # a preemption
     slurm.submit(*job_lines(tmp_path, *command))
-    first = slurm.wait(0)
-    assert first == 128 + signum, slurm.output()
+    assert slurm.wait(0) == 128 + signal.SIGUSR1, slurm.output()
     runs = list((tmp_path / "outputs" / "runs").glob("*/*"))
     assert len(runs) == 1 and runs[0].name.startswith("slurm-4242-"), runs  # named after the job, not the clock
     run_dir = runs[0]
     log = (run_dir / "train.log").read_text()
-    assert f"Stopped by {'SIGUSR1' if signum == signal.SIGUSR1 else 'SIGTERM'}" in log
-    assert f"at generator step {step}" in log and "Traceback" not in slurm.output()
-    assert load(run_dir)["state_dict"]["_extra_state"]["generator_steps"] == step
-    if signum == signal.SIGTERM:  # a preemption: SLURM requeues the job itself; here the test plays SLURM
-        assert slurm.requeues() == [] and "If SLURM requeues the job (a preemption)" in log
-        slurm.submit(*job_lines(tmp_path, *command), restart=1)
-    else:  # a time limit: the run requeues its own job
-        assert "SIGUSR1 (SLURM's time-limit warning)" in log and "Requeued SLURM job 4242" in log
-        assert slurm.requeues() == ["requeue 4242"]
-    assert slurm.wait(1) == 0, slurm.output()
+    assert "Stopped by SIGUSR1 (SLURM's time-limit warning) at generator step 50" in log
+    assert "Requeued SLURM job 4242 (scontrol requeue 4242): the same script continues this run" in log
+    assert slurm.requeues() == ["requeue 4242"]  # the run requeued its own job; the fake SLURM started it again
 
-    assert list((tmp_path / "outputs" / "runs").glob("*/*")) == [run_dir]  # the same directory, no second run
-    assert not list(run_dir.rglob("hpc_ckpt_*"))  # one kind of checkpoint: Lightning's SLURM handler is off
+    assert slurm.wait(1) == 128 + signal.SIGTERM, slurm.output()  # the requeued job, preempted at step 90
     log = (run_dir / "train.log").read_text()
-    assert "SLURM job 4242, restart 1: continuing this run." in log and "Resuming from" in log
+    assert "SLURM job 4242, restart 1: continuing this run." in log and "at generator step 50." in log
+    assert "Stopped by SIGTERM at generator step 90" in log and "If SLURM requeues the job (a preemption)" in log
+    assert slurm.requeues() == ["requeue 4242"]  # a preemption is requeued by SLURM, not by the run
+    assert load(run_dir)["state_dict"]["_extra_state"]["generator_steps"] == 90
+    slurm.submit(*job_lines(tmp_path, *command), restart=2)  # SLURM requeues the preempted job: the same script
+    assert slurm.wait(2) == 0, slurm.output()
+
+    assert list((tmp_path / "outputs" / "runs").glob("*/*")) == [run_dir]  # one directory for the three starts
+    assert not list(run_dir.rglob("hpc_ckpt_*"))  # one kind of checkpoint: Lightning's SLURM handler is off
+    assert "SLURM job 4242, restart 2: continuing this run." in (run_dir / "train.log").read_text()
+    assert "Traceback" not in slurm.output()
     assert_same_training_state(load(reference), load(run_dir))
-    # the loggers continue: one TensorBoard point and one CSV row per generator step, no repeat
+    # the loggers continue: one TensorBoard point and one CSV row per generator step, none twice
     assert [s for s, _ in read_scalars(run_dir / "tensorboard")["train/loss_g"]] == list(range(1, STEPS + 1))
     with open(run_dir / "csv" / "metrics.csv") as table:
         steps = [int(row["step"]) for row in csv.DictReader(table) if row["train/loss_g"]]
     assert steps == list(range(1, STEPS + 1))
+
+
+@pytest.mark.slow  # two real processes, one per SLURM task, talking over gloo
+def test_slurm_tasks_get_their_ranks_and_share_one_run_directory(tmp_path):
+    slurm = FakeSlurm(tmp_path / "slurm", job_id="777")
+    probes = tmp_path / "probes"
+    command = [sys.executable, "-m", "gan_lightning", *TINY[:5], "callbacks.metrics.feature=null",
+               "trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.accelerator=cpu", "trainer.devices=2",
+               "trainer.strategy=ddp", "trainer.enable_progress_bar=false", "+callbacks.probe._target_=ddp_probe.RankProbe",
+               f"+callbacks.probe.dirpath={probes}"]
+    env = {**slurm.env, "SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NODELIST": "127.0.0.1"}
+    tasks = [subprocess.Popen(command, cwd=tmp_path, env={**env, "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
+    outputs = [task.communicate(timeout=240) for task in tasks]
+    assert [task.returncode for task in tasks] == [0, 0], outputs[0][1][-3000:] + outputs[1][1][-3000:]
+    ranks = [torch.load(probes / f"rank{rank}.pt", weights_only=True) for rank in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]  # SLURM_NTASKS, read by Lightning's SLURM environment
+    for name, value in ranks[0]["params"].items():
+        assert torch.equal(value, ranks[1]["params"][name]), name  # one model, kept in sync over gloo
+    assert not torch.equal(ranks[0]["noise"], ranks[1]["noise"])  # each rank draws its own noise
+    runs = list((tmp_path / "outputs" / "runs").glob("*/*"))
+    assert len(runs) == 1 and runs[0].name.startswith("slurm-777-"), runs  # both tasks named the same folder
+
+
+@pytest.mark.parametrize("case", ["tasks per node", "nodes"])
+def test_a_slurm_job_whose_tasks_disagree_with_the_trainer_is_one_sentence(tmp_path, monkeypatch, case):
+    slurm = FakeSlurm(tmp_path / "slurm")
+    for key, value in slurm.env.items():
+        if key.startswith("SLURM_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SLURM_NTASKS_PER_NODE" if case == "tasks per node" else "SLURM_NNODES", "2")
+    proc = run_cli(*TINY, "hydra.run.dir=run", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    message = ("This SLURM job runs 2 tasks per node (--ntasks-per-node=2) and trainer.devices gives 1 process(es) "
+               "per node: one task per device, so set trainer.devices=2" if case == "tasks per node" else
+               "This SLURM job has 2 node(s) (--nodes=2) and trainer.num_nodes=1: set trainer.num_nodes=2")
+    assert message in proc.stderr
+    assert not (tmp_path / "run").exists()  # a refused command writes nothing
+
+
+def test_the_slurm_launchers_sizes_must_agree_with_the_trainer(tmp_path):
+    proc = run_cli("-m", "hydra/launcher=slurm", "trainer.devices=4", "hydra.launcher.tasks_per_node=2", cwd=tmp_path,
+                   check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert ("hydra.launcher.tasks_per_node=2 but trainer.devices=4: Lightning runs one process per device on each "
+            "node, one SLURM task each") in proc.stderr
+    proc = run_cli("-m", "hydra/launcher=slurm", "hydra.launcher.nodes=2", cwd=tmp_path, check=False)
+    assert "hydra.launcher.nodes=2 but trainer.num_nodes=1" in proc.stderr
+    assert not (tmp_path / "multirun").exists() and not (tmp_path / "outputs").exists()

@@ -20,6 +20,7 @@ from gan_lightning.conf import config_options
 from gan_lightning.errors import ConfigError
 from gan_lightning.run.launch_checks import check_launch
 from gan_lightning.run.slurm import continue_requeued_job
+from gan_lightning.run.sweep import is_sweep_dir, resume_sweep
 
 # Overrides of the original run that a resume replaces rather than repeats, and Hydra's own
 # record of how a sweep job was run (a resumed job is a single run).
@@ -68,9 +69,11 @@ def expand_resume(arguments: list[str]) -> list[str]:
         return arguments
     run_dir = Path(_unquoted(resumes[-1].split("=", 1)[1])).expanduser().absolute()
     saved = run_dir / ".hydra"
+    if is_sweep_dir(run_dir):  # a sweep: its own command again, each job continued, skipped or started
+        return resume_sweep(run_dir, [a for a in arguments if a not in resumes], _read_saved)
     if not (saved / "overrides.yaml").is_file() or not (saved / "hydra.yaml").is_file():
         raise ConfigError(f"resume={run_dir} is not a run directory (it has no .hydra/overrides.yaml): give the "
-                          f"folder a run wrote, e.g. resume=outputs/runs/gan-mnist5k/<time>.")
+                          f"folder a run or a sweep wrote, e.g. resume=outputs/runs/gan-mnist5k/<time>.")
     others = [a for a in arguments if a not in resumes]
     if any(a.startswith("-") for a in others):
         raise ConfigError(f"resume= continues one run and takes no flags ({' '.join(a for a in others if a.startswith('-'))}).")
@@ -283,7 +286,10 @@ def check_command_line(arguments: list[str]) -> list[str]:
     refuse_unparsable([a for a in arguments if override_key(a) != "resume"])
     refuse_unknown_top_level_keys(arguments)
     check_launch(arguments)
-    arguments = expand_resume(continue_requeued_job(arguments))  # a requeued SLURM job: resume=<its run>
+    expanded = expand_resume(continue_requeued_job(arguments))  # a requeued SLURM job: resume=<its run>
+    if expanded[:1] == ["-m"] and arguments[:1] != ["-m"]:  # resume=<sweep dir>: the sweep's launch, checked again
+        check_launch(expanded)
+    arguments = expanded
     refuse_unknown_pieces(arguments)
     refuse_unknown_group_keys(arguments)
     return arguments

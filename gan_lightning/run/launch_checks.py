@@ -31,10 +31,35 @@ def composed_trainer(arguments: list[str]):
         return compose("config", overrides=kept).trainer
 
 
+# The SLURM launcher's sizes and the trainer keys they must equal (conf/hydra/launcher/slurm.yaml sets them so)
+LAUNCHER_SIZES = {"hydra.launcher.nodes": "trainer.num_nodes", "hydra.launcher.tasks_per_node": "trainer.devices",
+                  "hydra.launcher.gpus_per_node": "trainer.devices"}
+
+
+def refuse_disagreeing_slurm_sizes(arguments: list[str]) -> None:
+    """hydra.launcher.nodes / tasks_per_node / gpus_per_node typed apart from trainer.num_nodes /
+    trainer.devices: Lightning starts one process per device and expects one SLURM task each."""
+    for launcher_key, trainer_key in LAUNCHER_SIZES.items():
+        asked = _value(arguments, launcher_key)
+        if asked is None or "${" in asked:
+            continue
+        typed = _value(arguments, trainer_key)
+        if typed is None:
+            try:
+                typed = str(composed_trainer(arguments).get(trainer_key.split(".")[1]))
+            except Exception:  # noqa: BLE001 - a config that does not compose is refused, with its own sentence, later
+                return
+        if typed != asked:
+            raise ConfigError(f"{launcher_key}={asked} but {trainer_key}={typed}: Lightning runs one process per "
+                              f"device on each node, one SLURM task each, so they must agree; set {trainer_key}="
+                              f"{asked} (the launcher follows it) and drop {launcher_key}.")
+
+
 def refuse_slurm_without_slurm(arguments: list[str]) -> None:
     """hydra/launcher=slurm: a sweep (-m), on a machine with SLURM, with a number of devices."""
     if _value(arguments, "hydra/launcher") != "slurm":
         return
+    refuse_disagreeing_slurm_sizes(arguments)
     if not is_multirun(arguments):
         raise ConfigError("hydra/launcher=slurm submits the jobs of a sweep, and without -m this command would train "
                           "here instead: add -m (python -m gan_lightning -m hydra/launcher=slurm ...).")

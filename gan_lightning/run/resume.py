@@ -9,6 +9,8 @@ change the trained weights (`MAY_CHANGE`), is refused, naming each key with both
 whether the change was typed or edited into the run's .hydra/overrides.yaml.
 """
 
+import logging
+import os
 from pathlib import Path
 
 import lightning as L
@@ -30,6 +32,9 @@ MAY_CHANGE = ("trainer.max_epochs", "max_generator_steps", "trainer.enable_progr
               "channels_last", "compile", "compile_mode", "trainer.profiler", "callbacks.health")
 
 
+log = logging.getLogger(__name__)
+
+
 class ConfigRecord(L.Callback):
     """Writes the composed config into every checkpoint, as {"dotted.key": value}."""
 
@@ -49,6 +54,8 @@ def _differences(recorded: dict, current: dict, prefix: str = "") -> list[str]:
 class Continuation:
     """The checkpoint at `path`, named on the command line by `key` (resume | ckpt_path)."""
 
+    in_place = False  # a run started again in its own directory, not named by resume= or ckpt_path=
+
     def __init__(self, path: str, key: str, typed: str):
         self.path, self.key, self.typed = path, key, typed
         self.checkpoint = read_checkpoint(path, key)
@@ -57,19 +64,25 @@ class Continuation:
     def generator_steps(self) -> int:
         return self.checkpoint["state_dict"]["_extra_state"]["generator_steps"]
 
-    def refuse_if_finished(self, cfg: DictConfig) -> None:
-        """A ConfigError when the checkpoint has already used the budget this run asks for."""
+    def finished(self, cfg: DictConfig) -> tuple[str, int, int, int, int] | None:
+        """(budget key, its value, what was trained of it, epochs, steps) when the checkpoint has
+        already used the budget this run asks for, else None."""
         checkpoint = self.checkpoint
         state = checkpoint.get("callbacks", {}).get("RunCheckpoint")
         epochs = state["epoch"] + state["epoch_end"] if state else checkpoint.get("epoch", -1) + 1
         steps = checkpoint["state_dict"].get("_extra_state", {}).get("generator_steps", 0)
         max_epochs, max_steps = cfg.trainer.get("max_epochs"), cfg.get("max_generator_steps")
         if max_epochs not in (None, -1) and epochs >= max_epochs:
-            key, budget, trained = "trainer.max_epochs", max_epochs, epochs
-        elif max_steps is not None and steps >= max_steps:
-            key, budget, trained = "max_generator_steps", max_steps, steps
-        else:
+            return "trainer.max_epochs", max_epochs, epochs, epochs, steps
+        if max_steps is not None and steps >= max_steps:
+            return "max_generator_steps", max_steps, steps, epochs, steps
+        return None
+
+    def refuse_if_finished(self, cfg: DictConfig) -> None:
+        """A ConfigError when the checkpoint has already used the budget this run asks for."""
+        if self.finished(cfg) is None:
             return
+        key, budget, trained, epochs, steps = self.finished(cfg)
         raise ConfigError(f"{self.typed} is finished: it has trained {epochs} epoch{'s' * (epochs != 1)} and {steps} "
                           f"generator step{'s' * (steps != 1)}, "
                           f"{key}={budget} allows no more; to train on, raise it above {trained}, "
@@ -102,7 +115,22 @@ def continuation(cfg: DictConfig) -> Continuation | None:
         return Continuation(str(last), "resume", f"resume={run_dir}")
     if cfg.get("ckpt_path") is not None:
         return Continuation(str(cfg.ckpt_path), "ckpt_path", f"ckpt_path={cfg.ckpt_path}")
+    run_dir = Path(cfg.paths.output_dir)
+    if again_in_place(run_dir) and (run_dir / "checkpoints" / "last.ckpt").is_file():
+        continued = Continuation(str(run_dir / "checkpoints" / "last.ckpt"), "resume", f"resume={run_dir}")
+        continued.in_place = True
+        return continued
     return None
+
+
+def again_in_place(run_dir: Path) -> bool:
+    """Whether this run is one started again in its own directory: a job of a resumed sweep
+    (resume=<sweep dir>), or a requeued SLURM job (SLURM_RESTART_COUNT above 0)."""
+    from gan_lightning.run import slurm
+    from gan_lightning.run.sweep import CONTINUE_SWEEP
+
+    sweep = os.environ.get(CONTINUE_SWEEP)
+    return slurm.restart_count() > 0 or (sweep is not None and Path(sweep).absolute() in run_dir.absolute().parents)
 
 
 def check_resumable(checkpoint: dict, path: str, model, datamodule) -> None:
@@ -126,3 +154,19 @@ def check_resumable(checkpoint: dict, path: str, model, datamodule) -> None:
             f"{describe(type(model).__name__, model.hparams, getattr(datamodule, 'name', None))}{detail}: "
             f"resume with resume=<run directory>, which reuses that run's config, or give the same model, net "
             f"and data overrides.")
+
+
+PARTIAL_RECORDS = ("tensorboard", "csv", "samples")
+
+
+def drop_partial_records(run_dir: Path) -> None:
+    """A run started again in its own directory before its first checkpoint: the logger files of
+    the attempt that was cut short go, so that its steps are not recorded twice."""
+    import shutil
+
+    left = [run_dir / name for name in PARTIAL_RECORDS if (run_dir / name).exists()]
+    if left:
+        log.info("Starting again in %s (it stopped before its first checkpoint): removed the records of that "
+                 "attempt (%s).", run_dir, ", ".join(p.name for p in left))
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)

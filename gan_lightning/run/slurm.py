@@ -113,3 +113,25 @@ def requeue() -> str:
         reason = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit code {result.returncode}"]
         return f"Requeueing failed (scontrol requeue {job}: ({reason[0]}): submit the script again with resume=RUN_DIR"
     return f"Requeued SLURM job {job} (scontrol requeue {job}): the same script continues this run"
+
+
+def check_tasks(trainer_cfg) -> None:
+    """In a SLURM job that starts one task per device (srun): the job's tasks per node and nodes
+    agree with trainer.devices and trainer.num_nodes, or one sentence (Lightning's own check is a
+    traceback once the trainer is built)."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    from gan_lightning.errors import ConfigError
+    from gan_lightning.run.distributed import device_count
+
+    if job_id() is None or not SLURMEnvironment.detect():
+        return
+    tasks, nodes = os.environ.get("SLURM_NTASKS_PER_NODE"), os.environ.get("SLURM_NNODES")
+    devices, num_nodes = device_count(trainer_cfg), trainer_cfg.get("num_nodes", 1)
+    if tasks is not None and tasks.isdigit() and int(tasks) != devices:
+        raise ConfigError(f"This SLURM job runs {tasks} tasks per node (--ntasks-per-node={tasks}) and trainer.devices "
+                          f"gives {devices} process(es) per node: one task per device, so set trainer.devices={tasks} "
+                          f"or submit with --ntasks-per-node={devices}.")
+    if nodes is not None and nodes.isdigit() and int(nodes) != num_nodes:
+        raise ConfigError(f"This SLURM job has {nodes} node(s) (--nodes={nodes}) and trainer.num_nodes={num_nodes}: "
+                          f"set trainer.num_nodes={nodes}, or submit with --nodes={num_nodes}.")

@@ -24,6 +24,24 @@ def in_sweep() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def in_own_process_job() -> bool:
+    """A sweep job that submitit runs in a process of its own (hydra/launcher=slurm, submitit_local)."""
+    import os
+
+    return in_sweep() and "SUBMITIT_EXECUTOR" in os.environ
+
+
+def stopped_jobs(sweep_dir: Path) -> list[Path]:
+    """The job folders of `sweep_dir` whose train.log ends their last attempt stopped, not finished."""
+    stopped = []
+    for log in sorted(sweep_dir.glob("*/train.log")):
+        lines = [line for line in log.read_text(errors="replace").splitlines()
+                 if " - finished: " in line or " - Stopped by " in line or "nothing left to train" in line]
+        if lines and " - Stopped by " in lines[-1]:
+            stopped.append(log.parent)
+    return stopped
+
+
 def job_finished(output_dir: str) -> None:
     if in_sweep():
         _finished.setdefault(HydraConfig.get().sweep.dir, []).append(output_dir)
@@ -56,8 +74,9 @@ def stop_report(job_dir: str) -> str:
     finished = f"{len(done)} finished ({', '.join(done)})" if done else "none finished before it"
     total = planned_jobs(sys.argv[1:])
     left = f"{total - number - 1} never started" if total is not None else "the remaining trials never started"
-    return (f"\nThe sweep stopped with it: {finished}; job {number} ({job_dir}) stopped; {left} "
-            f"(run the sweep's command again for those, into a new sweep directory).")
+    sweep_dir = shlex.quote(str(Path(HydraConfig.get().sweep.dir).absolute()))
+    return (f"\nThe sweep stopped with it: {finished}; job {number} ({job_dir}) stopped; {left}. Finish the sweep "
+            f"(the stopped job continues, the finished ones are skipped): python -m gan_lightning resume={sweep_dir}")
 
 
 # File names stop at 255 bytes: a sweep over many keys would name its job folders beyond that.
@@ -79,6 +98,45 @@ class SweepFinished(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir")))
+        stopped = stopped_jobs(sweep_dir) if sweep_dir.is_dir() else []
+        if stopped:  # jobs in processes of their own (submitit) stop alone: the sweep ends, and says so
+            print(f"gan_lightning: {len(stopped)} job(s) of the sweep stopped before their budget "
+                  f"({', '.join(p.name.split('_')[0] for p in stopped)}; each train.log says why). Finish the sweep "
+                  f"(stopped jobs continue, finished ones are skipped): python -m gan_lightning "
+                  f"resume={shlex.quote(str(sweep_dir.absolute()))}", file=sys.stderr)
+            sys.exit(1)
         if sweep_dir.is_dir():
             print(f"The sweep's runs are in {sweep_dir}; one table of them: "
                   f"python -m gan_lightning.compare {shlex.quote(str(sweep_dir))}", file=sys.stderr)
+
+
+# Set by `resume=<sweep dir>` for the jobs it runs again: each continues in its own folder
+# (run/resume.py, continuation), a finished one is skipped, one that never started starts.
+CONTINUE_SWEEP = "GAN_LIGHTNING_CONTINUE_SWEEP"
+
+
+def is_sweep_dir(path: Path) -> bool:
+    return (path / "multirun.yaml").is_file() and not (path / ".hydra").is_dir()
+
+
+def resume_sweep(sweep_dir: Path, others: list[str], read_saved) -> list[str]:
+    """`resume=<sweep dir>`: the sweep's own command again, into its own folder (the same job
+    numbers and folders), with CONTINUE_SWEEP set for its jobs. `read_saved` reads a saved yaml."""
+    import os
+
+    from gan_lightning.errors import ConfigError
+    from gan_lightning.run.command_line import hydra_quote, override_key
+
+    hydra = read_saved(sweep_dir / "multirun.yaml").get("hydra") or {}
+    overrides = hydra.get("overrides") or {}
+    task, hydra_overrides = list(overrides.get("task") or []), list(overrides.get("hydra") or [])
+    if others:
+        raise ConfigError(f"resume={sweep_dir} runs that sweep's own command again and takes nothing beside it "
+                          f"({' '.join(others)}): to change the sweep, start a new one.")
+    if "optuna" in str((hydra.get("sweeper") or {}).get("_target_", "")).lower():
+        raise ConfigError(f"resume={sweep_dir} is an Optuna search, whose trials are drawn as it goes and not "
+                          f"stored for a restart: start the search again (each trial's run can be resumed with "
+                          f"resume=<its folder>).")
+    os.environ[CONTINUE_SWEEP] = str(sweep_dir)
+    kept = [o for o in hydra_overrides if override_key(o) not in ("hydra.mode", "hydra.sweep.dir")]
+    return ["-m", *kept, *task, f"hydra.sweep.dir={hydra_quote(sweep_dir)}"]

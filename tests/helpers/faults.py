@@ -49,3 +49,17 @@ class PoisonAt(L.Callback):
         if pl_module.generator_steps == self.step:
             for weight in pl_module.discriminator.parameters():
                 weight.data.fill_(float("nan"))
+
+
+class SignalInJob(SignalAt):
+    """SignalAt in one job of a sweep only (Hydra's job number `job`)."""
+
+    def __init__(self, job: int, step: int, signum: int = int(signal.SIGTERM)):
+        super().__init__(step, signum)
+        self.job = job
+
+    def _maybe(self, pl_module) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.get().job.num == self.job:
+            super()._maybe(pl_module)
