@@ -85,7 +85,9 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True, verbose=False)  # the seed is in the config; no line of its own
     resume = continuation(cfg)
-    if resume is not None and resume.in_place and resume.finished(cfg):
+    # started again in place (a resumed sweep's job, a requeued SLURM job): a finished run is a success, not an error
+    again = resume is not None and (resume.in_place or (resume.key == "resume" and slurm.restart_count() > 0))
+    if again and resume.finished(cfg):
         log.info("%s had finished its budget before: nothing left to train, skipped.", cfg.paths.output_dir)
         return None
     if resume is None and again_in_place(Path(cfg.paths.output_dir)):

@@ -121,3 +121,20 @@ def test_the_slurm_launchers_sizes_must_agree_with_the_trainer(tmp_path):
     proc = run_cli("-m", "hydra/launcher=slurm", "hydra.launcher.nodes=2", cwd=tmp_path, check=False)
     assert "hydra.launcher.nodes=2 but trainer.num_nodes=1" in proc.stderr
     assert not (tmp_path / "multirun").exists() and not (tmp_path / "outputs").exists()
+
+
+def test_a_requeued_job_with_its_own_run_directory_continues_it_in_place(tmp_path, reference, monkeypatch):
+    """What a requeued submitit job (and a script with hydra.run.dir=...) does: the same command,
+    run again with SLURM_RESTART_COUNT raised, continues the run in its folder."""
+    command = (*TINY, "hydra.run.dir=run")
+    stop = ("+callbacks.fault._target_=faults.SignalAt", "+callbacks.fault.step=30",
+            f"+callbacks.fault.signum={int(signal.SIGTERM)}")
+    slurm = FakeSlurm(tmp_path / "slurm")
+    for key, value in slurm.env.items():
+        if key.startswith("SLURM_"):
+            monkeypatch.setenv(key, value)
+    assert run_cli(*command, *stop, cwd=tmp_path, check=False).returncode == 128 + signal.SIGTERM
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    proc = run_cli(*command, *stop, cwd=tmp_path)
+    assert "SLURM job 4242, restart 1: continuing this run." in proc.stderr + proc.stdout
+    assert_same_training_state(load(reference), load(tmp_path / "run"))
