@@ -56,6 +56,8 @@ CASES = {
     "seed": (lambda t, run: ["seed=abc"], "seed='abc' is not an integer: use e.g. seed=42"),
     "lr": (lambda t, run: ["model.lr=abc"], "model.lr='abc' is not a number"),
     "not a run directory": (lambda t, run: [f"resume={t}"], "is not a run directory"),
+    "a piece twice": (lambda t, run: ["reg=[r1,lecam,lecam]"], "reg=[r1,lecam,lecam] names lecam twice: name each "
+                                                             "piece once, e.g. reg=[r1,lecam]."),
     "corrupt folder": (lambda t, run: ["model=dcgan", "data=folder", f"data.root={_corrupt_folder(t)}",
                                        "data.image_size=32", "data.batch_size=2", "data.num_workers=1"],
                        "None of the 3 image files tried in data.root="),

@@ -120,7 +120,12 @@ def refuse_unknown_pieces(overrides: list[str]) -> None:
         if key not in GROUPS or not value or value == "null":
             continue
         known = config_options(key)
-        for name in (word.strip() for word in value.strip("[]").split(",")):
+        names = [word.strip() for word in value.strip("[]").split(",")]
+        twice = sorted({name for name in names if name and names.count(name) > 1})
+        if twice and value.startswith("["):  # Hydra merges a repeated entry into one, in silence
+            raise ConfigError(f"{override} names {twice[0]} twice: name each piece once, e.g. "
+                              f"{key}=[{','.join(dict.fromkeys(n for n in names if n))}].")
+        for name in names:
             if name and name not in known:
                 example = f"{key}=[r1,r2]" if key == "reg" else f"{key}={known[0]}"
                 raise ConfigError(f"Unknown {key} {name!r} in {override}: use one of {', '.join(known)} "
