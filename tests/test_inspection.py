@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_cli
+from conftest import make_mixed_folder, run_cli
 
 SAMPLE = "gan_lightning.sample"
 TINY = ("model=gan", "net.g_hidden=[16]", "net.d_hidden=[16]", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
@@ -53,7 +53,7 @@ def test_interpolation_writes_the_walks_and_an_animated_gif(digits):
     cwd, ckpt = digits
     proc = sample(cwd, f"ckpt={ckpt}", "view=interpolation", "rows=3", "steps=5", "seed=1")
     assert "wrote interpolation.png (3 latent walks of 5 steps) and interpolation_walk.gif (16 frames)" in proc.stdout
-    assert re.search(r"RMS pixel change per step: mean 0\.\d+, largest [\d.]+x the mean", proc.stdout)
+    assert re.search(r"RMS pixel change per step of the latent walks: mean 0\.\d+, largest [\d.]+x the mean", proc.stdout)
     with Image.open(cwd / "interpolation_walk.gif") as gif:
         assert gif.n_frames == 16 and gif.info["loop"] == 0
     with Image.open(cwd / "interpolation.png") as picture:
@@ -191,31 +191,61 @@ def test_projection_recovers_a_generated_image(digits):
         assert float((generator(z[None])[0] - target).pow(2).mean()) == pytest.approx(error, abs=1e-3)
 
 
-@pytest.mark.parametrize("case", ["truncation above 1", "truncation 0", "k beyond the data", "unwritable out",
-                                  "projection without image", "image without projection", "missing image",
-                                  "not an image", "old mode", "unknown view", "too large", "outside a run dir"])
+CASES = {
+    "truncation above 1": (["view=truncation", "truncation=1,1.5"], "truncation=1,1.5 holds 1.5, outside (0, 1]"),
+    "truncation 0": (["truncation=0"], "truncation=0 holds 0, outside (0, 1]"),
+    "k beyond the data": (["view=neighbours", "rows=1", "k=5001"], ("k=5001 is more than the 5000 images the run "
+                                                                    "trained on: use k=5000 or fewer")),
+    "unwritable out": (["view=interpolation", "out={blocker}/x.png"], "is not a writable folder"),
+    "a folder where the gif goes": (["view=interpolation", "out={tmp}/x.png"], "x_walk.gif is a folder, and out="),
+    "projection without image": (["view=projection"], "view=projection needs image=PATH"),
+    "image without projection": (["image=x.png"], "image=x.png is read by view=projection only"),
+    "missing image": (["view=projection", "image=nowhere.png"], "image=nowhere.png does not exist"),
+    "not an image": (["view=projection", "image={blocker}"], "cannot be read as an image"),
+    "old mode": (["mode=interpolate"], "mode=interpolate is now view=: use view=interpolation"),
+    "unknown view": (["view=knn"], "view=knn is not a view: use one of grid, interpolation"),
+    "too large": (["view=interpolation", "rows=100000", "steps=1000"], "more than image viewers open: lower rows"),
+    "drawn enlarged": (["view=interpolation", "rows=2500", "steps=10"], "(drawn 2x as large) would be"),
+    "outside a run dir": (["view=neighbours", "ckpt={tmp}/copied.ckpt"], "is not in a run directory"),
+    "a key the view does not read": (["view=interpolation", "k=3"], "k=3 is not read by view=interpolation"),
+    "label on a walk": (["view=truncation", "label=3"], "label=3 is not read by view=truncation"),
+    "a key twice": (["rows=2", "rows=3"], "rows= is given twice (rows=2 rows=3): give it once"),
+    "an empty value": (["out="], "out= is empty: give a value, or leave the key out"),
+    "a seed too large": (["seed=99999999999999999999999"], "is outside 0 .. 2**63 - 1"),
+    "a device it cannot draw on": (["device=mps"], "device=mps is not one this command draws on"),
+    "too few samples": (["view=truncation", "num_samples=10"], "num_samples=10 is too small: use num_samples=100"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_the_views_refuse_bad_input_in_one_sentence(digits, tmp_path, case):
     _, ckpt = digits
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    outside = tmp_path / "copied.ckpt"
-    outside.write_bytes(ckpt.read_bytes())
-    args, message = {
-        "truncation above 1": (["view=truncation", "truncation=1,1.5"], "truncation=1,1.5 holds 1.5, outside (0, 1]"),
-        "truncation 0": (["truncation=0"], "truncation=0 holds 0, outside (0, 1]"),
-        "k beyond the data": (["view=neighbours", "k=6000"], "k=6000 is more than the 5000 images the run trained on"),
-        "unwritable out": (["view=interpolation", f"out={blocker / 'x.png'}"], "is not a writable folder"),
-        "projection without image": (["view=projection"], "view=projection needs image=PATH"),
-        "image without projection": (["image=x.png"], "image=x.png is read by view=projection only"),
-        "missing image": (["view=projection", "image=nowhere.png"], "image=nowhere.png does not exist"),
-        "not an image": (["view=projection", f"image={blocker}"], "cannot be read as an image"),
-        "old mode": (["mode=interpolate"], "mode=interpolate is now view=: use view=interpolation"),
-        "unknown view": (["view=knn"], "view=knn is not a view: use one of grid, interpolation"),
-        "too large": (["view=interpolation", "rows=100000", "steps=1000"], "more than image viewers open"),
-        "outside a run dir": (["view=neighbours", f"ckpt={outside}"], "is not in a run directory"),
-    }[case]
+    (tmp_path / "copied.ckpt").write_bytes(ckpt.read_bytes())
+    (tmp_path / "x_walk.gif").mkdir()
+    args, message = CASES[case]
+    args = [a.format(blocker=blocker, tmp=tmp_path) for a in args]
+    if not any(a.startswith("ckpt=") for a in args):
+        args = [f"ckpt={ckpt}", *args]
     before = sorted(p.name for p in tmp_path.iterdir())
-    proc = sample(tmp_path, f"ckpt={ckpt}", *args, check=False)
+    proc = sample(tmp_path, *args, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == before  # nothing written
+
+
+def test_views_that_need_the_training_images_say_what_is_missing(tmp_path):
+    # a folder streamed from disk (data.cache=false) is decoded for the comparison; Inception is offline here
+    make_mixed_folder(tmp_path / "images")
+    run_cli(*TINY, "data=folder", "data.root=images", "data.image_size=16", "data.batch_size=4", "hydra.run.dir=folder",
+            cwd=tmp_path)
+    proc = sample(tmp_path, "ckpt=folder/checkpoints/last.ckpt", "view=neighbours", "rows=2", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "view=neighbours measures these images with Inception's features; give a local copy" in proc.stderr
+    assert "inception_weights=PATH" in proc.stderr and "callbacks.metrics" not in proc.stderr
+    # a subset drawn without a seed cannot be drawn again: the comparison would be with other images
+    run_cli(*TINY, "seed=null", "data.limit=500", "hydra.run.dir=unseeded", cwd=tmp_path)
+    proc = sample(tmp_path, "ckpt=unseeded/checkpoints/last.ckpt", "view=neighbours", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "was trained on data.limit=500 images drawn with seed=null" in proc.stderr

@@ -27,8 +27,8 @@ def read_checkpoint(path: str | Path, key: str = "ckpt") -> dict:
     """The checkpoint at `path` (`key=path` on the command line), or a ConfigError saying what is wrong."""
     path = Path(path).expanduser()
     if path.is_dir():
-        raise ConfigError(f"{key}={path} is a directory: give a checkpoint file in it, e.g. "
-                          f"{key}={path / 'checkpoints' / 'last.ckpt'}.")
+        inside = path / "last.ckpt" if path.name == "checkpoints" else path / "checkpoints" / "last.ckpt"
+        raise ConfigError(f"{key}={path} is a directory: give a checkpoint file in it, e.g. {key}={inside}.")
     if not path.is_file():
         raise ConfigError(f"{key}={path} does not exist: give a run's checkpoints/last.ckpt or best.ckpt.")
     try:

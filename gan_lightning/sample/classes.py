@@ -24,7 +24,7 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
                           f"this one's samples).")
     check_out(out, PICTURES, "a picture")
     columns = args["nrow"] or COLUMNS
-    refuse_what_does_not_fit(len(names) * columns, hparams["image_shape"], grid=True, key="classes x nrow")
+    refuse_what_does_not_fit(len(names) * columns, hparams["image_shape"], grid=True, key="nrow", labelled=True)
     psi = args["truncation"][0] if args["truncation"] else None
     noise, labels = per_class(truncated(torch.randn(columns, hparams["latent_dim"], device=device), psi), len(names))
     images = generate(generator, noise, args["batch_size"], labels).unflatten(0, (len(names), columns))

@@ -44,10 +44,10 @@ def step_changes(rows: Tensor) -> tuple[float, float]:
 def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     out, shape = Path(args["out"]), hparams["image_shape"]
     rows, steps = args["rows"], args["steps"]
-    check_out(out, PICTURES, "a picture; the animated walk goes beside it as a .gif")
+    check_out(out, PICTURES, "a picture; the animated walk goes beside it as a .gif", (beside(out, "_walk.gif"),))
     classes = hparams.get("class_names")
-    refuse_what_does_not_fit(rows * steps * (2 if classes else 1), shape, grid=True, key="rows x steps")
-    refuse_what_does_not_fit(WALK_POINTS * steps * rows, shape, grid=True, key="the walk's rows x steps")
+    refuse_what_does_not_fit(rows * steps * (2 if classes else 1), shape, grid=True, key="rows", labelled=True)
+    refuse_what_does_not_fit(WALK_POINTS * steps * rows, shape, grid=True, key="rows")
     psi = args["truncation"][0] if args["truncation"] else None
     ends = truncated(torch.randn(2, rows, hparams["latent_dim"], device=device), psi)
     t = torch.linspace(0, 1, steps, device=device)
@@ -77,6 +77,6 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
         gif[0].save(walk, save_all=True, append_images=gif[1:], duration=FRAME_MILLISECONDS, loop=0)
 
     write(out, save)
-    kind = f"{rows} latent walks" + (f" and {rows} class walks" if classes else "")
-    return (f"wrote {out} ({kind} of {steps} steps) and {walk} ({len(gif)} frames); RMS pixel change per step: "
+    kind = f"{rows} latent walk{'s' * (rows > 1)}" + (f" and {rows} class walk{'s' * (rows > 1)}" if classes else "")
+    return (f"wrote {out} ({kind} of {steps} steps) and {walk} ({len(gif)} frames); RMS pixel change per step of the latent walks: "
             f"mean {mean:.3f}, largest {largest:.1f}x the mean")

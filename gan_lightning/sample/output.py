@@ -13,12 +13,17 @@ from gan_lightning.errors import ConfigError
 PICTURES = (".png", ".jpg", ".jpeg")
 
 
-def check_out(out: Path, suffixes: tuple[str, ...], what: str) -> None:
-    """A ConfigError unless `out` ends in one of `suffixes` and its folder is (or can be made) writable."""
+def check_out(out: Path, suffixes: tuple[str, ...], what: str, also: tuple[Path, ...] = ()) -> None:
+    """A ConfigError unless `out` ends in one of `suffixes` and its folder is (or can be made)
+    writable; `also`: the files the view writes beside it, which must not be folders either."""
     if out.suffix.lower() not in suffixes:
         raise ConfigError(f"out={out} must end in {' or '.join(suffixes)} ({what}).")
     if out.is_dir():
         raise ConfigError(f"out={out} is a folder: give a file name in it, e.g. out={out / ('picture' + suffixes[0])}.")
+    for path in also:
+        if path.is_dir():
+            raise ConfigError(f"{path} is a folder, and out={out} writes a file of that name beside it: move the "
+                              f"folder, or choose another out=.")
     folder = next(parent for parent in out.absolute().parents if parent.exists())
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(f"out={out} cannot be written: {folder} is not a writable folder; give a path in one.")
@@ -38,20 +43,26 @@ def beside(out: Path, name: str) -> Path:
     return out.with_name(out.stem + name)
 
 
-def refuse_what_does_not_fit(n: int, image_shape: list[int], grid: bool, key: str = "n") -> None:
+def refuse_what_does_not_fit(n: int, image_shape: list[int], grid: bool, key: str = "n", labelled: bool = False) -> None:
     """The images are made in memory (float32) before they are written, a grid several times over
     (the grid, its 8-bit copy, the encoder's): refuse a number that cannot fit, and a grid larger
-    than image viewers (and PIL, Image.MAX_IMAGE_PIXELS) open. `key` names what sets n."""
-    pixels = math.prod(image_shape[1:])
+    than image viewers (and PIL, Image.MAX_IMAGE_PIXELS) open. `key` names what sets n;
+    `labelled`: a picture.labelled_grid, whose small images are drawn enlarged."""
+    from gan_lightning.sample.picture import enlargement
+
+    scale = enlargement(image_shape) if labelled else 1
+    pixels = math.prod(image_shape[1:]) * scale * scale
     if grid and n * pixels > Image.MAX_IMAGE_PIXELS:
-        raise ConfigError(f"A grid of {n} images of {'x'.join(map(str, image_shape[1:]))} pixels would be "
-                          f"{n * pixels / 1e6:.0f} megapixels, more than image viewers open: lower {key} "
-                          f"(to {Image.MAX_IMAGE_PIXELS // pixels} images or fewer), or use out=samples.npz for "
-                          f"many images.")
-    needed = n * math.prod(image_shape) * 4 * (4 if grid else 1)
+        npz = ", or use out=samples.npz for many images" if not labelled else ""
+        raise ConfigError(f"A picture of {n} images of {'x'.join(map(str, image_shape[1:]))} pixels"
+                          f"{f' (drawn {scale}x as large)' if scale > 1 else ''} would be {n * pixels / 1e6:.0f} "
+                          f"megapixels, more than image viewers open: lower {key} (to "
+                          f"{Image.MAX_IMAGE_PIXELS // pixels} images or fewer){npz}.")
+    needed = n * math.prod(image_shape) * 4 * (4 * scale * scale if grid else 1)
     available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if needed > available // 2:
-        fits = max(1, available // 2 // (math.prod(image_shape) * 4 * (4 if grid else 1)))
+        fits = max(1, available // 2 // (needed // n))
+        more = " (several files, each with its own seed=, give more)" if key == "n" else ""
         raise ConfigError(f"{key}={n} images of {'x'.join(map(str, image_shape))} need {needed / 1e9:.1f} GB of "
-                          f"memory, more than half of the {available / 1e9:.1f} GB available: draw at most "
-                          f"{fits} at once (several files, each with its own seed=, give more).")
+                          f"memory, more than half of the {available / 1e9:.1f} GB available: lower it to "
+                          f"{fits} or fewer{more}.")

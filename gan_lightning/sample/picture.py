@@ -20,12 +20,17 @@ def _font() -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+def enlargement(image_shape) -> int:
+    """How many times larger labelled_grid draws images of this (C, H, W) shape."""
+    return max(1, math.ceil(MIN_TILE / max(image_shape[-2:])))
+
+
 def labelled_grid(images: Tensor, row_labels: list[str] | None = None, column_labels: list[str] | None = None,
                   captions: list[list[str]] | None = None) -> Image.Image:
     """`images` (rows, columns, C, H, W) in [-1, 1] as one picture: `column_labels` above the
     columns, `row_labels` left of the rows, `captions[r][c]` under image (r, c) (empty: none)."""
     rows, columns, channels, height, width = images.shape
-    scale = max(1, math.ceil(MIN_TILE / max(height, width)))
+    scale = enlargement((height, width))
     tiles = to_uint8(images.flatten(0, 1))
     tiles = tiles.repeat_interleave(scale, -2).repeat_interleave(scale, -1)
     tile_h, tile_w = height * scale, width * scale

@@ -9,6 +9,7 @@ is written beside the picture as an .npz, for sampling around it.
 """
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,13 @@ def read_image(path: str, shape: list[int]) -> Tensor:
     shorter side resized to fit and the centre cropped (a 28-pixel digit for a 32-pixel run is padded)."""
     channels, height, width = shape
     try:
-        with Image.open(Path(path).expanduser()) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
+        with warnings.catch_warnings():  # a large image is read, then resized: PIL's bomb warning is noise
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(Path(path).expanduser()) as image:
+                image = image.convert("L" if channels == 1 else "RGB")
+    except Image.DecompressionBombError:
+        raise ConfigError(f"image={path} has more pixels than PIL opens safely ({Image.MAX_IMAGE_PIXELS * 2:,}): "
+                          f"give a smaller image (it is resized to {height}x{width} anyway).") from None
     except FileNotFoundError:
         raise ConfigError(f"image={path} does not exist: give the path of a PNG or JPEG image.") from None
     except (UnidentifiedImageError, OSError) as err:
@@ -76,7 +82,7 @@ def project(generator: nn.Module, target: Tensor, latent_dim: int, iterations: i
 
 def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     out, shape, names = Path(args["out"]), hparams["image_shape"], hparams.get("class_names")
-    check_out(out, PICTURES, "a picture; the latent goes beside it as an .npz")
+    check_out(out, PICTURES, "a picture; the latent goes beside it as an .npz", (beside(out, "_latent.npz"),))
     target = read_image(args["image"], shape).to(device)
     labels = None
     if names is not None:

@@ -23,31 +23,52 @@ class RunData:
             raise ConfigError(f"view={view} compares samples with the run's training images, and ckpt={ckpt} is not in "
                               f"a run directory (<run dir>/checkpoints/, with <run dir>/.hydra/config.yaml): give a "
                               f"checkpoint inside the run directory that wrote it.")
-        self.run = RunDir(run_dir)
+        self.run, self.view = RunDir(run_dir), view
         self.datamodule = self.run.datamodule()
         if conditional:
             self.datamodule.use_labels()
         seed = self.run.config.get("seed")
+        if seed is None and getattr(self.datamodule, "limit", None) is not None and view == "neighbours":
+            raise ConfigError(f"ckpt={ckpt} was trained on data.limit={self.datamodule.limit} images drawn with "
+                              f"seed=null, so which images it trained on cannot be known again, and view=neighbours "
+                              f"would compare with others: it needs a run trained with a seed (seed=42, the default).")
         with torch.random.fork_rng():  # data.limit draws its subset from the run's seed, as training did
             torch.manual_seed(seed if seed is not None else 0)
-            self.datamodule.setup("fit")
-        self.subset_known = seed is not None or self.datamodule.limit is None
+            try:
+                self.datamodule.setup("fit")
+            except ConfigError as err:
+                root = self.run.config.data.get("root", "?")
+                raise ConfigError(f"view={view} compares samples with the images the run trained on, and they cannot "
+                                  f"be read where it read them ({root}: {err}): put them back there.") from err
 
-    def extractor(self, image_shape: list[int], device: str) -> nn.Module:
+    def extractor(self, image_shape: list[int], device: str, inception_weights: str | None = None) -> nn.Module:
         metrics = self.run.config.get("callbacks", {}).get("metrics") or {}
         kind = resolve_feature(metrics.get("feature") or "auto", image_shape)
-        return build_extractor(kind, str(self.run.classifier_path), metrics.get("inception_weights"),
-                               metrics.get("inception_resize", "tensorflow")).to(device)
+        weights = inception_weights or metrics.get("inception_weights")
+        try:
+            return build_extractor(kind, str(self.run.classifier_path), weights,
+                                   metrics.get("inception_resize", "tensorflow")).to(device)
+        except ConfigError as err:
+            if kind != "inception":
+                raise
+            reason = str(err).split("; give a local copy")[0].replace(" for FID/KID", "")
+            raise ConfigError(f"{reason}: view={self.view} measures these images with Inception's features; give a "
+                              f"local copy of torch-fidelity's weights-inception-2015-12-05-6726825d.pth with "
+                              f"inception_weights=PATH.") from err
 
     @property
     def training_images(self) -> Tensor:
         """uint8 (N, C, H, W): every image the generator trained on (a folder streamed from disk is decoded)."""
         images = getattr(self.datamodule, "images", None)
-        return images if images is not None else self.datamodule.load_images()
+        if images is not None:
+            return images
+        files = getattr(self.datamodule, "files", None)  # a folder streamed from disk (data.cache=false)
+        return self.datamodule.real_images(len(files)) if files is not None else self.datamodule.load_images()
 
     def heldout_images(self) -> Tensor | None:
         """uint8 real images the generator never saw (data.limit's remainder), or None."""
-        return self.datamodule.heldout_images(len(self.datamodule.all_images)) if self.subset_known else None
+        heldout = getattr(self.datamodule, "heldout_images", None)
+        return None if heldout is None or self.datamodule.all_images is None else heldout(len(self.datamodule.all_images))
 
 
 @torch.no_grad()

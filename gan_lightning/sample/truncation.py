@@ -67,12 +67,13 @@ def plot(levels: tuple[float, ...], results: list[dict[str, float]], path: Path)
 
 def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     out, shape, levels = Path(args["out"]), hparams["image_shape"], args["truncation"]
-    check_out(out, PICTURES, "a picture; the precision and recall curve goes beside it")
-    refuse_what_does_not_fit(args["rows"] * len(levels), shape, grid=True, key="rows x truncation levels")
+    check_out(out, PICTURES, "a picture; the precision and recall curve goes beside it",
+              (beside(out, "_curve.png"),))
+    refuse_what_does_not_fit(args["rows"] * len(levels), shape, grid=True, key="rows", labelled=True)
     refuse_what_does_not_fit(args["num_samples"], shape, grid=False, key="num_samples")
     classes = hparams.get("class_names")
     data = RunData(args["ckpt"], "truncation", conditional=classes is not None)
-    meter = QualityMeter(data.extractor(shape, device), MEASURED, batch_size=args["batch_size"]).to(device)
+    meter = QualityMeter(data.extractor(shape, device, args["inception_weights"]), MEASURED, batch_size=args["batch_size"]).to(device)
 
     shown = torch.randn(args["rows"], hparams["latent_dim"], device=device)
     shown_labels = None if classes is None else torch.randint(len(classes), (args["rows"],), device=device)
