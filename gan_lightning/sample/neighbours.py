@@ -68,7 +68,8 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     shown = torch.cat([images[:args["rows"], None], to_signed_unit(train_images[indices])], dim=1)
     captions = [["sample"] + [f"{d:.2f}" for d in row.tolist()] for row in distances]
     columns = [""] + [ORDINALS[i] if i < 3 else f"{i + 1}th" for i in range(k)]
-    picture = labelled_grid(shown, column_labels=columns, captions=captions)
+    rows = None if labels is None else [classes[k] for k in labels[:args["rows"]].tolist()]  # the class asked for
+    picture = labelled_grid(shown, row_labels=rows, column_labels=columns, captions=captions)
     write(out, picture.save)
     line = memorisation_line(samples[:args["num_samples"]], train, heldout)
     return f"wrote {out} ({args['rows']} samples, each beside its {k} nearest of {len(train)} training images); {line}"
