@@ -14,10 +14,10 @@ from fake_slurm import FakeSlurm
 
 from conftest import assert_same_training_state, read_scalars, run_cli
 
-TINY = ("model=gan", "net.g_hidden=[32]", "net.d_hidden=[32]", "data.batch_size=16", "trainer.limit_train_batches=40",
+TINY = ("model=gan", "net.g_hidden=[32]", "net.d_hidden=[32]", "data.batch_size=16", "trainer.limit_train_batches=20",
         "callbacks.metrics.feature=null", "trainer.log_every_n_steps=1", "trainer.max_epochs=3",
         "logger=[tensorboard,csv]")
-STEPS = 120
+STEPS = 60
 
 
 def load(run_dir, name="last"):
@@ -40,25 +40,25 @@ def job_lines(cwd, *overrides):
 @pytest.mark.slow  # real processes, real signals, requeues
 def test_a_job_requeued_at_its_time_limit_and_after_a_preemption_continues_its_run_bit_for_bit(tmp_path, reference):
     slurm = FakeSlurm(tmp_path / "slurm")
-    command = (*TINY, "+callbacks.limit._target_=faults.SignalAt", "+callbacks.limit.step=50",  # the time limit's warning
+    command = (*TINY, "+callbacks.limit._target_=faults.SignalAt", "+callbacks.limit.step=25",  # the time limit's warning
                f"+callbacks.limit.signum={int(signal.SIGUSR1)}", "+callbacks.preempt._target_=faults.SignalAt",
-               "+callbacks.preempt.step=90", f"+callbacks.preempt.signum={int(signal.SIGTERM)}")  # a preemption
+               "+callbacks.preempt.step=45", f"+callbacks.preempt.signum={int(signal.SIGTERM)}")  # a preemption
     slurm.submit(*job_lines(tmp_path, *command))
     assert slurm.wait(0) == 128 + signal.SIGUSR1, slurm.output()
     runs = list((tmp_path / "outputs" / "runs").glob("*/*"))
     assert len(runs) == 1 and runs[0].name.startswith("slurm-4242-"), runs  # named after the job, not the clock
     run_dir = runs[0]
     log = (run_dir / "train.log").read_text()
-    assert "Stopped by SIGUSR1 (SLURM's time-limit warning) at generator step 50" in log
+    assert "Stopped by SIGUSR1 (SLURM's time-limit warning) at generator step 25" in log
     assert "Requeued SLURM job 4242 (scontrol requeue 4242): the same script continues this run" in log
     assert slurm.requeues() == ["requeue 4242"]  # the run requeued its own job; the fake SLURM started it again
 
-    assert slurm.wait(1) == 128 + signal.SIGTERM, slurm.output()  # the requeued job, preempted at step 90
+    assert slurm.wait(1) == 128 + signal.SIGTERM, slurm.output()  # the requeued job, preempted at step 45
     log = (run_dir / "train.log").read_text()
-    assert "SLURM job 4242, restart 1: continuing this run." in log and "at generator step 50." in log
-    assert "Stopped by SIGTERM at generator step 90" in log and "If SLURM requeues the job (a preemption)" in log
+    assert "SLURM job 4242, restart 1: continuing this run." in log and "at generator step 25." in log
+    assert "Stopped by SIGTERM at generator step 45" in log and "If SLURM requeues the job (a preemption)" in log
     assert slurm.requeues() == ["requeue 4242"]  # a preemption is requeued by SLURM, not by the run
-    assert load(run_dir)["state_dict"]["_extra_state"]["generator_steps"] == 90
+    assert load(run_dir)["state_dict"]["_extra_state"]["generator_steps"] == 45
     slurm.submit(*job_lines(tmp_path, *command), restart=2)  # SLURM requeues the preempted job: the same script
     assert slurm.wait(2) == 0, slurm.output()
 
@@ -127,7 +127,7 @@ def test_a_requeued_job_with_its_own_run_directory_continues_it_in_place(tmp_pat
     """What a requeued submitit job (and a script with hydra.run.dir=...) does: the same command,
     run again with SLURM_RESTART_COUNT raised, continues the run in its folder."""
     command = (*TINY, "hydra.run.dir=run")
-    stop = ("+callbacks.fault._target_=faults.SignalAt", "+callbacks.fault.step=30",
+    stop = ("+callbacks.fault._target_=faults.SignalAt", "+callbacks.fault.step=15",
             f"+callbacks.fault.signum={int(signal.SIGTERM)}")
     slurm = FakeSlurm(tmp_path / "slurm")
     for key, value in slurm.env.items():
