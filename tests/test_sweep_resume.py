@@ -69,3 +69,31 @@ def test_a_submitit_sweep_whose_job_stopped_says_so_and_finishes_with_resume(tmp
     logs = job_logs(sweep_dir)
     assert "nothing left to train, skipped" in logs[0] and logs[0].count("finished: 10 generator steps") == 1
     assert "Resuming from" in logs[1] and logs[1].count("finished: 10 generator steps") == 1
+
+
+def test_a_job_folder_in_use_refuses_a_second_writer(tmp_path):
+    """A sweep's job holds its folder's lock as a single run does: a resume of that job, or of its
+    sweep, while it runs is refused instead of training into the same files."""
+    import fcntl
+
+    run_cli(*SWEEP[:-2], "model.lr=1e-3,2e-3", "hydra.sweep.dir=sweep", "trainer.max_epochs=1", cwd=tmp_path)
+    job = min((tmp_path / "sweep").glob("1_*"))
+    with open(job / ".lock", "a+") as held:  # as the job's process holds it while it trains
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for target in (job, tmp_path / "sweep"):
+            budget = ["trainer.max_epochs=2"] if target == job else []  # the job would train on; the sweep too
+            proc = run_cli(f"resume={target}", *budget, cwd=tmp_path, check=False)
+            assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+            assert f"is still running in {job}" in proc.stderr
+
+
+def test_an_optuna_folder_or_a_damaged_sweep_is_refused_with_what_still_works(tmp_path):
+    run_cli(*SWEEP[:-2], "model.lr=1e-3", "hydra.sweep.dir=sweep", "trainer.max_epochs=1", cwd=tmp_path)
+    record = tmp_path / "sweep" / "multirun.yaml"
+    record.write_text("hydra: [unclosed\n")
+    proc = run_cli("resume=sweep", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "multirun.yaml cannot be read" in proc.stderr
+    assert "continue each job's run with resume=<its folder>" in proc.stderr
+    record.unlink()  # as an Optuna search leaves its folder
+    proc = run_cli("resume=sweep", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "no multirun.yaml, as an Optuna search leaves them" in proc.stderr

@@ -277,7 +277,7 @@ class RunCheckpoint(Checkpoint):
         by = self.signals.name if self.signals.requested is not None else self.stop_reason
         then = f"Resume with: python -m gan_lightning resume={shlex.quote(str(self.dirpath.parent))}"
         if slurm.job_id() is not None and self.signals.requested == signal.SIGUSR1:  # SLURM's time-limit warning
-            by, then = "SIGUSR1 (SLURM's time-limit warning)", (slurm.requeue() if trainer.is_global_zero else "")
+            by, then = "SIGUSR1 (SLURM's time-limit warning)", (slurm.requeue(self.dirpath.parent) if trainer.is_global_zero else "")
         elif slurm.job_id() is not None and self.signals.requested == signal.SIGTERM:
             then = f"If SLURM requeues the job (a preemption), the same script continues this run; else {then[0].lower()}{then[1:]}"
         raise RunStopped(f"Stopped by {by} at generator step {pl_module.generator_steps} (epoch "

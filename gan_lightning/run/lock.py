@@ -51,11 +51,14 @@ class RunDirLock(Callback):
         HydraConfig.instance().set_config(config)  # for ${hydra:...} in the run directory's name
         run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir"))).absolute()
         take_snapshot(run_dir)  # before anything is written: a refused run is undone from it
+        self._lock(run_dir, "hydra.run.dir")
+
+    def _lock(self, run_dir: Path, key: str) -> None:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.handle = open(run_dir / LOCK_NAME, "a+")
         except OSError as err:
-            self._refuse(f"hydra.run.dir={run_dir} cannot be written ({err.strerror}): run from a writable "
+            self._refuse(f"{key}={run_dir} cannot be written ({err.strerror}): run from a writable "
                          f"directory, or set paths.log_dir=... or hydra.run.dir=... to a writable folder.")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -81,9 +84,23 @@ class RunDirLock(Callback):
         self.sweep_made = [p for p in (sweep_dir, *sweep_dir.parents) if not p.exists()]  # innermost first
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        from hydra.types import RunMode
+
+        if config.hydra.mode != RunMode.MULTIRUN or launched_rank() != 0:
+            return
+        job_dir = Path(config.hydra.runtime.output_dir).absolute()
         made = getattr(self, "sweep_made", None)
-        if made and launched_rank() == 0:  # jobs of a sweep this command started in a new folder
-            take_snapshot(Path(config.hydra.runtime.output_dir).absolute(), new_parents=made)
+        if made:  # jobs of a sweep this command started in a new folder
+            take_snapshot(job_dir, new_parents=made)
+        # a job's folder is one run's too: a resume of it (or of its sweep) while it runs is refused
+        self._lock(job_dir, "hydra.sweep.dir")
+
+    def on_job_end(self, config: DictConfig, **kwargs) -> None:
+        from hydra.types import RunMode
+
+        if self.path is not None and config.hydra.mode == RunMode.MULTIRUN:
+            self._release()
+            self.path = self.handle = None
 
     def on_run_end(self, config: DictConfig, **kwargs) -> None:
         if self.path is not None:

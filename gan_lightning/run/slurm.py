@@ -37,7 +37,7 @@ INTERACTIVE_NAMES = ("bash", "interactive")
 
 def job_id() -> str | None:
     """This batch job's id (`<array job>_<task>` for an array job), or None outside a SLURM batch job."""
-    if "SLURM_JOB_ID" not in os.environ or os.environ.get("SLURM_JOB_NAME") in INTERACTIVE_NAMES:
+    if not os.environ.get("SLURM_JOB_ID") or os.environ.get("SLURM_JOB_NAME") in INTERACTIVE_NAMES:
         return None
     if os.environ.get("SLURM_ARRAY_JOB_ID") and os.environ.get("SLURM_ARRAY_TASK_ID"):
         return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
@@ -45,7 +45,8 @@ def job_id() -> str | None:
 
 
 def restart_count() -> int:
-    return int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+    count = os.environ.get("SLURM_RESTART_COUNT", "")
+    return int(count) if count.isdigit() else 0
 
 
 def command_hash(overrides: list[str]) -> str:
@@ -101,17 +102,18 @@ def stop_signals() -> tuple[int, ...]:
     return (signal.SIGUSR1,) if job_id() is not None else ()
 
 
-def requeue() -> str:
+def requeue(run_dir: Path) -> str:
     """Requeue this job (`scontrol requeue <job id>`); the sentence that says what happened."""
     job = job_id()
     if shutil.which("scontrol") is None:
-        return f"Scontrol is not on PATH, so SLURM job {job} was not requeued: submit the script again with resume=RUN_DIR"
+        return (f"SLURM job {job} was not requeued, as scontrol is not on PATH: submit the script again with "
+                f"resume={run_dir}")
     # SLURM answers a requeue by ending this job with SIGTERM: the run has saved; ignore it and exit
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     result = subprocess.run(["scontrol", "requeue", job], check=False, capture_output=True, text=True)
     if result.returncode != 0:
         reason = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit code {result.returncode}"]
-        return f"Requeueing failed (scontrol requeue {job}: ({reason[0]}): submit the script again with resume=RUN_DIR"
+        return f"Requeueing failed (scontrol requeue {job}: {reason[0]}): submit the script again with resume={run_dir}"
     return f"Requeued SLURM job {job} (scontrol requeue {job}): the same script continues this run"
 
 

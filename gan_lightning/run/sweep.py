@@ -72,8 +72,12 @@ def stop_report(job_dir: str) -> str:
     number = HydraConfig.get().job.num
     done = _finished.get(HydraConfig.get().sweep.dir, [])
     finished = f"{len(done)} finished ({', '.join(done)})" if done else "none finished before it"
-    total = planned_jobs(sys.argv[1:])
+    search = "optuna" in str(OmegaConf.select(HydraConfig.get(), "sweeper._target_", default="")).lower()
+    total = None if search else planned_jobs(sys.argv[1:])
     left = f"{total - number - 1} never started" if total is not None else "the remaining trials never started"
+    if search:  # its trials are drawn as it goes: no command brings back the same ones
+        return (f"\nThe search stopped with it: {finished}; trial {number} ({job_dir}) stopped; {left}. Each "
+                f"trial's run continues with resume=<its folder>; the search itself starts again from the beginning.")
     sweep_dir = shlex.quote(str(Path(HydraConfig.get().sweep.dir).absolute()))
     return (f"\nThe sweep stopped with it: {finished}; job {number} ({job_dir}) stopped; {left}. Finish the sweep "
             f"(the stopped job continues, the finished ones are skipped): python -m gan_lightning resume={sweep_dir}")
@@ -116,7 +120,9 @@ CONTINUE_SWEEP = "GAN_LIGHTNING_CONTINUE_SWEEP"
 
 
 def is_sweep_dir(path: Path) -> bool:
-    return (path / "multirun.yaml").is_file() and not (path / ".hydra").is_dir()
+    """A sweep's folder: its multirun.yaml, or (an Optuna search writes none) job folders of runs."""
+    return not (path / ".hydra").is_dir() and ((path / "multirun.yaml").is_file()
+                                               or any(path.glob("*/.hydra/overrides.yaml")))
 
 
 def resume_sweep(sweep_dir: Path, others: list[str], read_saved) -> list[str]:
@@ -127,7 +133,19 @@ def resume_sweep(sweep_dir: Path, others: list[str], read_saved) -> list[str]:
     from gan_lightning.errors import ConfigError
     from gan_lightning.run.command_line import hydra_quote, override_key
 
-    hydra = read_saved(sweep_dir / "multirun.yaml").get("hydra") or {}
+    if not (sweep_dir / "multirun.yaml").is_file():
+        raise ConfigError(f"resume={sweep_dir} holds runs but no multirun.yaml, as an Optuna search leaves them (its "
+                          f"trials are drawn as it goes, so it cannot be restarted): continue a trial's run with "
+                          f"resume=<its folder>, or start the search again.")
+    try:
+        hydra = read_saved(sweep_dir / "multirun.yaml").get("hydra") or {}
+    except ConfigError as err:
+        raise ConfigError(f"{sweep_dir / 'multirun.yaml'} cannot be read, and it holds the sweep's command "
+                          f"({str(err).split(' cannot be read ')[-1].split(': mend')[0].strip('()')}): continue each "
+                          f"job's run with resume=<its folder>.") from None
+    if not isinstance(hydra, dict):
+        raise ConfigError(f"{sweep_dir / 'multirun.yaml'} holds no sweep command: continue each job's run with "
+                          f"resume=<its folder>.")
     overrides = hydra.get("overrides") or {}
     task, hydra_overrides = list(overrides.get("task") or []), list(overrides.get("hydra") or [])
     if others:
