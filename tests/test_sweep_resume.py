@@ -27,7 +27,7 @@ def test_a_sweep_stopped_after_three_of_six_jobs_runs_exactly_three_more(tmp_pat
     before = job_logs(sweep_dir)
     assert sorted(before) == [0, 1, 2, 3] and sum("finished: 10 generator steps" in log for log in before.values()) == 3
 
-    proc = run_cli(f"resume={sweep_dir}", cwd=tmp_path)
+    proc = run_cli("-m", f"resume={sweep_dir}", cwd=tmp_path)  # -m beside it: a sweep is what it runs anyway
     after = job_logs(sweep_dir)
     assert sorted(after) == [0, 1, 2, 3, 4, 5]
     trained = sorted(job for job, log in after.items() if log.count("finished: 10 generator steps") > before.get(job, "").count(
@@ -47,13 +47,15 @@ def test_resuming_a_sweep_takes_nothing_beside_it_and_no_optuna(tmp_path):
     assert "runs that sweep's own command again and takes nothing beside it (model.lr=0.1)" in proc.stderr
 
 
-@pytest.mark.parametrize("missing", ["nothing", "multirun.yaml"])
-def test_resume_of_a_folder_that_is_neither_a_run_nor_a_sweep_is_one_sentence(tmp_path, missing):
+@pytest.mark.parametrize("made", [True, False])
+def test_resume_of_a_folder_that_is_neither_a_run_nor_a_sweep_is_one_sentence(tmp_path, made):
     folder = tmp_path / "folder"
-    folder.mkdir()
+    if made:
+        folder.mkdir()
     proc = run_cli(f"resume={folder}", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "is not a run directory" in proc.stderr and "a run or a sweep wrote" in proc.stderr
+    assert ("is not a run directory" if made else "does not exist") in proc.stderr
+    assert "a run or a sweep wrote" in proc.stderr
 
 
 @pytest.mark.slow  # submitit's local executor: each job a process of its own

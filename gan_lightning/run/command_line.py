@@ -69,8 +69,12 @@ def expand_resume(arguments: list[str]) -> list[str]:
         return arguments
     run_dir = Path(_unquoted(resumes[-1].split("=", 1)[1])).expanduser().absolute()
     saved = run_dir / ".hydra"
-    if is_sweep_dir(run_dir):  # a sweep: its own command again, each job continued, skipped or started
-        return resume_sweep(run_dir, [a for a in arguments if a not in resumes], _read_saved)
+    if not run_dir.exists():
+        raise ConfigError(f"resume={run_dir} does not exist: give the folder a run or a sweep wrote, e.g. "
+                          f"resume=outputs/runs/gan-mnist5k/<time> or resume=outputs/multiruns/<time>.")
+    if is_sweep_dir(run_dir):  # a sweep: its own command again (-m beside it is what it runs anyway)
+        return resume_sweep(run_dir, [a for a in arguments if a not in resumes and a not in ("-m", "--multirun")],
+                            _read_saved)
     if not (saved / "overrides.yaml").is_file() or not (saved / "hydra.yaml").is_file():
         raise ConfigError(f"resume={run_dir} is not a run directory (it has no .hydra/overrides.yaml): give the "
                           f"folder a run or a sweep wrote, e.g. resume=outputs/runs/gan-mnist5k/<time>.")
