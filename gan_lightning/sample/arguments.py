@@ -100,6 +100,11 @@ def parse_args(argv: list[str]) -> dict:
     return args
 
 
+def psi(args: dict) -> float | None:
+    """The one truncation level a view other than view=truncation draws at (None: none)."""
+    return args["truncation"][0] if args["truncation"] else None
+
+
 def class_index(label: str | None, hparams: dict, ckpt: str) -> int | None:
     """The class `label=` names (an index or a class name), checked against the checkpoint's classes."""
     names = hparams.get("class_names")

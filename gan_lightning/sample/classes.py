@@ -9,6 +9,7 @@ from torch import nn
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.nets.conditional import per_class
+from gan_lightning.sample.arguments import psi
 from gan_lightning.sample.latents import generate, truncated
 from gan_lightning.sample.output import PICTURES, check_out, refuse_what_does_not_fit, write
 from gan_lightning.sample.picture import labelled_grid
@@ -25,8 +26,8 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     check_out(out, PICTURES, "a picture")
     columns = args["nrow"] or COLUMNS
     refuse_what_does_not_fit(len(names) * columns, hparams["image_shape"], grid=True, key="nrow", labelled=True)
-    psi = args["truncation"][0] if args["truncation"] else None
-    noise, labels = per_class(truncated(torch.randn(columns, hparams["latent_dim"], device=device), psi), len(names))
+    latents = truncated(torch.randn(columns, hparams["latent_dim"], device=device), psi(args))
+    noise, labels = per_class(latents, len(names))
     images = generate(generator, noise, args["batch_size"], labels).unflatten(0, (len(names), columns))
     picture = labelled_grid(images, [name if name == str(k) else f"{k}: {name}" for k, name in enumerate(names)])
     write(out, picture.save)

@@ -11,7 +11,7 @@ from torchvision.utils import make_grid, save_image
 from gan_lightning.data import to_uint8
 from gan_lightning.errors import ConfigError
 from gan_lightning.nets.conditional import per_class
-from gan_lightning.sample.arguments import class_index
+from gan_lightning.sample.arguments import class_index, psi
 from gan_lightning.sample.latents import generate, truncated
 from gan_lightning.sample.output import PICTURES, check_out, refuse_what_does_not_fit, write
 
@@ -59,8 +59,8 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
         print(f"These are 1x32x32 images: if they are digits padded by data.image_size=32 (model=quickstart), "
               f"crop={DIGITS} writes the {DIGITS}-pixel digits that MNIST tools score.")
     noise, labels, nrow = inputs(args, hparams, device)
-    psi = args["truncation"][0] if args["truncation"] else None
-    images = cropped(generate(generator, truncated(noise, psi), args["batch_size"], labels), args["crop"], shape)
+    images = generate(generator, truncated(noise, psi(args)), args["batch_size"], labels)
+    images = cropped(images, args["crop"], shape)
 
     def save(path: Path) -> None:
         if npz:

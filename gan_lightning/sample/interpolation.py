@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_lightning.nets.conditional import with_class_weights
+from gan_lightning.sample.arguments import psi
 from gan_lightning.sample.latents import generate, slerp, truncated
 from gan_lightning.sample.output import PICTURES, beside, check_out, refuse_what_does_not_fit, write
 from gan_lightning.sample.picture import labelled_grid, to_frames
@@ -48,8 +49,7 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     classes = hparams.get("class_names")
     refuse_what_does_not_fit(rows * steps * (2 if classes else 1), shape, grid=True, key="rows", labelled=True)
     refuse_what_does_not_fit(WALK_POINTS * steps * rows, shape, grid=True, key="rows")
-    psi = args["truncation"][0] if args["truncation"] else None
-    ends = truncated(torch.randn(2, rows, hparams["latent_dim"], device=device), psi)
+    ends = truncated(torch.randn(2, rows, hparams["latent_dim"], device=device), psi(args))
     t = torch.linspace(0, 1, steps, device=device)
     labels = None if classes is None else torch.randint(len(classes), (rows,), device=device)
     walk_labels = None if labels is None else labels.repeat_interleave(steps)
@@ -64,7 +64,7 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     picture = labelled_grid(images, row_labels, [f"{x:.2f}".rstrip("0").rstrip(".") for x in t.tolist()])
 
     # the walk: each of `rows` samples loops through WALK_POINTS latents, `steps` frames a leg
-    points = truncated(torch.randn(WALK_POINTS, rows, hparams["latent_dim"], device=device), psi)
+    points = truncated(torch.randn(WALK_POINTS, rows, hparams["latent_dim"], device=device), psi(args))
     legs = [slerp(points[i], points[(i + 1) % WALK_POINTS], t[:-1]) for i in range(WALK_POINTS)]  # t=1 starts the next
     path = torch.cat(legs, dim=1)  # (rows, frames, dim)
     frames = generate(generator, path.transpose(0, 1).flatten(0, 1), args["batch_size"],

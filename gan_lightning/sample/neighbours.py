@@ -13,6 +13,7 @@ from torch import nn
 from gan_lightning.data import to_signed_unit
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import memorisation
+from gan_lightning.sample.arguments import psi
 from gan_lightning.sample.latents import generate, truncated
 from gan_lightning.sample.output import PICTURES, check_out, refuse_what_does_not_fit, write
 from gan_lightning.sample.picture import labelled_grid
@@ -57,9 +58,8 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     heldout = data.heldout_images()
     heldout = None if heldout is None else features_of(extractor, heldout, args["batch_size"], device)
 
-    psi = args["truncation"][0] if args["truncation"] else None
     count = max(args["rows"], args["num_samples"])
-    noise = truncated(torch.randn(count, hparams["latent_dim"], device=device), psi)
+    noise = truncated(torch.randn(count, hparams["latent_dim"], device=device), psi(args))
     labels = None if classes is None else data.datamodule.draw_labels(count).to(device)
     images = generate(generator, noise, args["batch_size"], labels)
     samples = features_of(extractor, images, args["batch_size"], device, signed=True)
