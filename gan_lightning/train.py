@@ -26,6 +26,7 @@ from gan_lightning.run.distributed import (
     refuse_relaunching_sweeps,
     use_cached_cuda_check_without_a_driver,
 )
+from gan_lightning.run.lock import release_held
 from gan_lightning.run.no_profiler import NoProfiler
 from gan_lightning.run.quiet import quiet_library_noise, quiet_sweeper_plugins
 from gan_lightning.run.record import KeepRunOnceTraining, undo_refused_run
@@ -177,9 +178,12 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 def main() -> float | None:
     stop_at_once()  # Ctrl-C from here on is one line and exit 130, never a traceback
     quiet_sweeper_plugins()
-    with one_line_errors(undo_refused_run=undo_refused_run):
-        sys.argv[1:] = check_command_line(sys.argv[1:])  # resume=RUN_DIR -> that run's own overrides
-        return _hydra_main()
+    try:
+        with one_line_errors(undo_refused_run=undo_refused_run):
+            sys.argv[1:] = check_command_line(sys.argv[1:])  # resume=RUN_DIR -> that run's own overrides
+            return _hydra_main()
+    finally:
+        release_held()
 
 
 if __name__ == "__main__":

@@ -205,10 +205,6 @@ def _run_in_process(module: str, overrides: list[str], cwd: Path) -> Finished:
         for signum, handler in saved[5].items():
             signal.signal(signum, handler)
         GlobalHydra.instance().clear()
-        if code != 0:  # a run that stopped early may still hold its directory's lock (a finished one let it go)
-            import gc
-
-            gc.collect()  # what a process's exit does: finalizers run (the run directory's lock is let go)
     if code in STOPPED_BY_SIGNAL and len(_SELF_SIGNALS) == self_signals:  # not the test's own signal
         raise KeyboardInterrupt(f"{STOPPED_BY_SIGNAL[code]} stopped the run in this test: the suite stops")
     return Finished(code, stdout.getvalue(), stderr.getvalue())

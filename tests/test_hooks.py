@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import gan_lightning.models.compiled as compiled
+import gan_lightning.models.base as models_base
 from conftest import DCGAN_SMALL, MLP, RandomImages, fit, read_scalars, run_cli
 from gan_lightning.models.base import GANModule
 
@@ -100,7 +100,7 @@ def _cases():
 def cheap_compile(monkeypatch):
     """compile=true through Dynamo and AOTAutograd without Inductor's C++ build (the slow tier and
     tests/test_compile.py compile with Inductor): what breaks a double backward breaks here too."""
-    monkeypatch.setattr(compiled, "compile_nets",
+    monkeypatch.setattr(models_base, "compile_nets",  # the name base.py calls
                         lambda nets, mode, device_type="cpu": {k: torch.compile(n, backend="aot_eager")
                                                                for k, n in nets.items()})
 

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lightning.run.record import take_snapshot
 
 LOCK_NAME = ".lock"
+_HELD: list[weakref.finalize] = []  # this process's locks, for release_held()
 
 
 def launched_rank() -> int:
@@ -38,6 +39,13 @@ def _release(handle, path: Path) -> None:
             path.unlink()
     finally:
         handle.close()
+
+
+def release_held() -> None:
+    """Let go of every lock this process holds: the entry point's end, for a caller that goes on
+    in the same process (a notebook, the tests) as a process exit would."""
+    while _HELD:
+        _HELD.pop()()
 
 
 class RunDirLock(Callback):
@@ -74,6 +82,7 @@ class RunDirLock(Callback):
         self.path = run_dir / LOCK_NAME
         # however the run ends (a stop exits before on_run_end): at exit, or when this lock is dropped
         self._release = weakref.finalize(self, _release, self.handle, self.path)
+        _HELD.append(self._release)
 
     # A sweep: the lock's job (one run per directory) is Hydra's there, as every job gets a folder
     # of its own; a job refused before training still leaves nothing behind.
