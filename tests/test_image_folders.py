@@ -142,7 +142,7 @@ def test_train_at_64x64_rgb_from_the_entry_point(tmp_path, model, data):
         make_mixed_folder(tmp_path / "faces")
     run_dir = tmp_path / "run"
     proc = run_cli(f"model={model}", f"data={data}", f"data.root={tmp_path / 'faces'}", "data.batch_size=8",
-                   "data.num_workers=1", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+                   "net.g_features=8", "net.d_features=8", "data.num_workers=1", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
                    "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     # offline: the Inception weights cannot be downloaded; the run says so and goes on without FID
     assert "No FID/KID in this run: The Inception weights for FID/KID could not be loaded" in proc.stderr + proc.stdout

@@ -146,35 +146,18 @@ def test_neighbours_picture_and_memorisation_numbers(digits):
         assert picture.size[0] > 4 * 64
 
 
-class Replay(torch.nn.Module):
-    """A fake generator: returns the given real images, in order, whatever the latent."""
-
-    def __init__(self, images: torch.Tensor):
-        super().__init__()
-        self.images, self.at = images, 0
-
-    def forward(self, z: torch.Tensor, labels=None) -> torch.Tensor:
-        from gan_lightning.data import to_signed_unit
-
-        picked = self.images[torch.arange(self.at, self.at + len(z)) % len(self.images)]
-        self.at += len(z)
-        return to_signed_unit(picked)
-
-
 def test_the_memorisation_numbers_flag_a_copier_and_pass_held_out_images(few_digits):
-    from gan_lightning.models.checkpoint_file import read_checkpoint
-    from gan_lightning.sample import neighbours
-    from gan_lightning.sample.arguments import parse_args
-    from gan_lightning.sample.real_data import RunData
+    from gan_lightning.sample.neighbours import memorisation_line
+    from gan_lightning.sample.real_data import RunData, features_of
 
     cwd, ckpt = few_digits
-    hparams = read_checkpoint(ckpt)["hyper_parameters"]
     data = RunData(str(ckpt), "neighbours", conditional=True)
     train, heldout = data.training_images, data.heldout_images()
     assert len(train) == 1000 and len(heldout) == 4000
-    args = parse_args([f"ckpt={ckpt}", "view=neighbours", "rows=2", "num_samples=1000", f"out={cwd / 'n.png'}"])
-    copier = neighbours.draw(args, Replay(train), hparams, "cpu")
-    honest = neighbours.draw(args, Replay(heldout[-1000:]), hparams, "cpu")
+    extractor = data.extractor([1, 32, 32], "cpu")
+    train, heldout = features_of(extractor, train, 500, "cpu"), features_of(extractor, heldout, 500, "cpu")
+    copier = memorisation_line(train, train, heldout)  # a generator that returns its training images
+    honest = memorisation_line(heldout[-1000:], train, heldout)  # one that draws new images of the data
     share = lambda line: float(re.search(r"copy share ([\d.]+)%", line).group(1))
     ct = lambda line: float(re.search(r"C_T ([-+][\d.]+) \(held-out real images: ([-+][\d.]+)\)", line).group(1))
     assert share(copier) == 100.0 and "copies training images" in copier and ct(copier) < -10

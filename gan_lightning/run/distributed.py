@@ -67,6 +67,7 @@ def gan_strategy(trainer_cfg: DictConfig) -> str:
 
 def refuse_relaunching_sweeps(trainer, multirun: bool) -> None:
     """Stop a sweep whose DDP strategy would re-run the command line (and so the sweep) per rank."""
+    # private Lightning: no public way to ask whether a strategy re-runs the command line per rank
     from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 
     launcher = getattr(trainer.strategy, "launcher", None)
