@@ -343,6 +343,15 @@ def test_a_sweep_that_cannot_launch_is_one_sentence_and_leaves_nothing(tmp_path,
     assert not (tmp_path / "sweeps").exists() and not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.parametrize("key", ["hydra.run.dir", "hydra.sweep.dir"])
+def test_a_file_where_the_run_folder_goes_is_one_sentence(tmp_path, key):
+    (tmp_path / "notes").write_text("mine")
+    proc = run_cli(*(["-m"] if "sweep" in key else []), *QUICK, f"{key}=notes/run", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
+    assert f"{key}={tmp_path / 'notes' / 'run'} cannot be made: {tmp_path / 'notes'} is a file, not a folder" in proc.stderr
+    assert (tmp_path / "notes").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["data", "notes"]
+
+
 def test_a_high_learning_rate_is_warned_about_in_one_line(tmp_path):
     run_dir = tmp_path / "run"
     proc = run_cli(*QUICK, "model=gan", "net.g_hidden=[16]", "net.d_hidden=[16]", "trainer.limit_train_batches=1",

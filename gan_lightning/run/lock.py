@@ -62,6 +62,7 @@ class RunDirLock(Callback):
         self._lock(run_dir, "hydra.run.dir")
 
     def _lock(self, run_dir: Path, key: str) -> None:
+        self._refuse_a_file_in_the_way(run_dir, key)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.handle = open(run_dir / LOCK_NAME, "a+")
@@ -90,6 +91,7 @@ class RunDirLock(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         HydraConfig.instance().set_config(config)
         sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))).absolute()
+        self._refuse_a_file_in_the_way(sweep_dir, "hydra.sweep.dir")
         self.sweep_made = [p for p in (sweep_dir, *sweep_dir.parents) if not p.exists()]  # innermost first
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
@@ -115,6 +117,12 @@ class RunDirLock(Callback):
         if self.path is not None:
             self._release()
             self.path = self.handle = None
+
+    def _refuse_a_file_in_the_way(self, folder: Path, key: str) -> None:
+        file = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if file is not None:
+            self._refuse(f"{key}={folder} cannot be made: {file} is a file, not a folder: give {key} a folder "
+                         f"(a new one, or leave it unset for a new one under outputs/).")
 
     @staticmethod
     def _refuse(message: str) -> None:
