@@ -96,20 +96,34 @@ def test_slurm_tasks_get_their_ranks_and_share_one_run_directory(tmp_path):
     assert len(runs) == 1 and runs[0].name.startswith("slurm-777-"), runs  # both tasks named the same folder
 
 
-@pytest.mark.parametrize("case", ["tasks per node", "nodes"])
-def test_a_slurm_job_whose_tasks_disagree_with_the_trainer_is_one_sentence(tmp_path, monkeypatch, case):
+ODD_JOBS = {  # SLURM variables -> the sentence that refuses them
+    "tasks per node": ({"SLURM_NTASKS_PER_NODE": "2"}, "This SLURM job runs 2 tasks per node (--ntasks-per-node=2) and "
+                       "trainer.devices gives 1 process(es) per node: one task per device, so set trainer.devices=2"),
+    "nodes": ({"SLURM_NNODES": "2"}, "This SLURM job has 2 node(s) (--nodes=2) and trainer.num_nodes=1: set "
+              "trainer.num_nodes=2"),
+    "tasks without tasks per node": ({"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": None, "SLURM_PROCID": "1"},
+                                     "This SLURM job sets --ntasks=2 without --ntasks-per-node"),
+    "a task count in words": ({"SLURM_NTASKS": "x"}, "This SLURM job's variables cannot be read (invalid literal"),
+    "a job id that is a path": ({"SLURM_JOB_ID": "7/../../escape"}, "SLURM_JOB_ID='7/../../escape' is not a SLURM "
+                                "job id (a number): run inside a SLURM job, or unset SLURM_JOB_ID"),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_JOBS))
+def test_a_slurm_job_the_run_cannot_place_is_one_sentence_and_writes_nothing(tmp_path, monkeypatch, case):
     slurm = FakeSlurm(tmp_path / "slurm")
     for key, value in slurm.env.items():
         if key.startswith("SLURM_"):
             monkeypatch.setenv(key, value)
-    monkeypatch.setenv("SLURM_NTASKS_PER_NODE" if case == "tasks per node" else "SLURM_NNODES", "2")
-    proc = run_cli(*TINY, "hydra.run.dir=run", cwd=tmp_path, check=False)
+    variables, message = ODD_JOBS[case]
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value) if value is not None else monkeypatch.delenv(key, raising=False)
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    proc = run_cli(*TINY, cwd=cwd, check=False)  # the run folder named after the job (slurm-<job>-<hash>)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    message = ("This SLURM job runs 2 tasks per node (--ntasks-per-node=2) and trainer.devices gives 1 process(es) "
-               "per node: one task per device, so set trainer.devices=2" if case == "tasks per node" else
-               "This SLURM job has 2 node(s) (--nodes=2) and trainer.num_nodes=1: set trainer.num_nodes=2")
     assert message in proc.stderr
-    assert not (tmp_path / "run").exists()  # a refused command writes nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slurm", "work"] and [p.name for p in cwd.iterdir()] == ["data"]
 
 
 def test_the_slurm_launchers_sizes_must_agree_with_the_trainer(tmp_path):

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from gan_lightning.conf import config_options
 from gan_lightning.errors import ConfigError
 from gan_lightning.run.launch_checks import check_launch
-from gan_lightning.run.slurm import continue_requeued_job
+from gan_lightning.run.slurm import check_environment, continue_requeued_job
 from gan_lightning.run.sweep import is_sweep_dir, resume_sweep
 
 # Overrides of the original run that a resume replaces rather than repeats, and Hydra's own
@@ -295,6 +295,7 @@ def check_command_line(arguments: list[str]) -> list[str]:
     refuse_unparsable([a for a in arguments if override_key(a) != "resume"])
     refuse_unknown_top_level_keys(arguments)
     check_launch(arguments)
+    check_environment()
     expanded = expand_resume(continue_requeued_job(arguments))  # a requeued SLURM job: resume=<its run>
     if expanded[:1] == ["-m"] and arguments[:1] != ["-m"]:  # resume=<sweep dir>: the sweep's launch, checked again
         check_launch(expanded)

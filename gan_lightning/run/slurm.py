@@ -24,6 +24,7 @@ module: its requeue re-runs the pickled job in the same sweep folder.
 import hashlib
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -42,6 +43,19 @@ def job_id() -> str | None:
     if os.environ.get("SLURM_ARRAY_JOB_ID") and os.environ.get("SLURM_ARRAY_TASK_ID"):
         return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
     return os.environ["SLURM_JOB_ID"]
+
+
+def check_environment() -> None:
+    """Before Hydra starts (so a refused command writes nothing, on any rank): SLURM's variables
+    name a job and tasks Lightning can place. SLURM's job ids are numbers (`<job>_<task>` in an
+    array): anything else names no job, and in the run folder's name (`7/../..`) could put it anywhere."""
+    from gan_lightning.errors import ConfigError
+
+    job = job_id()
+    if job is not None and not re.fullmatch(r"[0-9]+(_[0-9]+)?", job):
+        raise ConfigError(f"SLURM_JOB_ID={job!r} is not a SLURM job id (a number): run inside a SLURM job, or unset "
+                          f"SLURM_JOB_ID (and SLURM_ARRAY_JOB_ID) to train outside one.")
+    cluster_environment()
 
 
 def restart_count() -> int:
@@ -93,7 +107,20 @@ def cluster_environment() -> list:
     main address from SLURM's variables) without its requeue handler, which this run does."""
     from lightning.fabric.plugins.environments import SLURMEnvironment
 
-    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+    from gan_lightning.errors import ConfigError
+
+    if not SLURMEnvironment.detect():
+        return []
+    try:
+        return [SLURMEnvironment(auto_requeue=False)]
+    except RuntimeError as err:  # Lightning's check of srun's variables: --ntasks without --ntasks-per-node
+        tasks = os.environ.get("SLURM_NTASKS")
+        raise ConfigError(f"This SLURM job sets --ntasks={tasks} without --ntasks-per-node, and Lightning places "
+                          f"its processes by tasks per node: submit with --ntasks-per-node={tasks} (one task per "
+                          f"device) instead.") from err
+    except ValueError as err:  # a variable that is not a number
+        raise ConfigError(f"This SLURM job's variables cannot be read ({err}): run inside a job as sbatch and srun "
+                          f"set them, or unset the SLURM_* variables to train outside one.") from err
 
 
 def stop_signals() -> tuple[int, ...]:
