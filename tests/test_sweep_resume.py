@@ -99,3 +99,16 @@ def test_an_optuna_folder_or_a_damaged_sweep_is_refused_with_what_still_works(tm
     record.unlink()  # as an Optuna search leaves its folder
     proc = run_cli("resume=sweep", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "no multirun.yaml, as an Optuna search leaves them" in proc.stderr
+
+
+def test_a_sweep_with_a_damaged_job_checkpoint_is_refused_before_anything_is_written(tmp_path):
+    run_cli(*SWEEP[:-2], "model.lr=1e-3,2e-3", "hydra.sweep.dir=sweep", "trainer.max_epochs=1", cwd=tmp_path)
+    damaged = sorted((tmp_path / "sweep").glob("1_*/checkpoints/last.ckpt"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:2000])  # cut short, as a full disk leaves it
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "sweep").rglob("*") if p.is_file()}
+    proc = run_cli("resume=sweep", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"resume={damaged} is not a gan_lightning checkpoint" in proc.stderr
+    assert "move its folder aside to train it again, or resume the other jobs one by one" in proc.stderr
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "sweep").rglob("*") if p.is_file()}
+    assert after == before  # not the skipped job's log, not the damaged job's, not multirun.yaml

@@ -155,6 +155,14 @@ def resume_sweep(sweep_dir: Path, others: list[str], read_saved) -> list[str]:
         raise ConfigError(f"resume={sweep_dir} is an Optuna search, whose trials are drawn as it goes and not "
                           f"stored for a restart: start the search again (each trial's run can be resumed with "
                           f"resume=<its folder>).")
+    from gan_lightning.models.checkpoint_file import read_checkpoint
+
+    for last in sorted(sweep_dir.glob("*/checkpoints/last.ckpt")):  # a damaged job is named before anything is written
+        try:
+            read_checkpoint(last, "resume")
+        except ConfigError as err:
+            raise ConfigError(f"{str(err).rstrip('.')}; so resume={sweep_dir} would stop at that job: move its "
+                              f"folder aside to train it again, or resume the other jobs one by one.") from None
     os.environ[CONTINUE_SWEEP] = str(sweep_dir)
     kept = [o for o in hydra_overrides if override_key(o) not in ("hydra.mode", "hydra.sweep.dir")]
     return ["-m", *kept, *task, f"hydra.sweep.dir={hydra_quote(sweep_dir)}"]
