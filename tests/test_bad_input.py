@@ -180,6 +180,19 @@ CASES = {
     "a callback's unknown key": (lambda t, run: ["callbacks.metrics.foo=1"],
                                  "callbacks.metrics.foo=1: callbacks.metrics has no key 'foo' (its keys: _target_, "
                                  "classifier_path,"),
+    # issue 36: a new user's 119 further tries
+    "a misspelt key of a listed reg": (lambda t, run: ["reg=[r1,apa]", "reg.apa.targt=0.5"],
+                                       "reg.apa.targt=0.5: reg.apa has no key 'targt' (its keys: interval, kimg, p, "
+                                       "target)."),
+    "an entry the reg list leaves out": (lambda t, run: ["reg=[r1,apa]", "reg.lecam.gamma=1"],
+                                         "reg.lecam.gamma=1: reg=[r1,apa] has no key 'lecam' (its keys: apa, every, "
+                                         "gamma, r1)."),
+    "a shorthand one listed reg has": (lambda t, run: ["reg=[lecam,apa]", "reg.gamma=0.5"],
+                                       "reg.gamma=0.5 is ambiguous with 2 reg entries: set it per entry, e.g. "
+                                       "reg.lecam.gamma=0.5."),
+    "a key of a callback switched off": (lambda t, run: ["callbacks.health=null", "callbacks.health.on_alarm=stop"],
+                                         "callbacks.health.on_alarm=stop sets a key of callbacks.health, and "
+                                         "callbacks.health=null switches callbacks.health off: drop one of the two."),
     "an absurd learning rate": (lambda t, run: ["model.lr=1e6"],
                                 "model.lr=1000000.0 is far above any GAN's learning rate (1e-5 to 1e-3"),
 }

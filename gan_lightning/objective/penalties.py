@@ -103,8 +103,12 @@ def parse_reg(reg: Mapping | None) -> tuple[list[Penalty], float | None, dict[st
                           f"{', '.join(REGS)} (e.g. reg=[r1,r2]).")
     for key, value in shorthands.items():
         if len(entries) != 1:
+            having = [name for name, options in entries.items() if key in options]  # apa has no gamma
+            if not having:
+                raise ConfigError(f"reg.{key}={value}: none of the reg entries ({', '.join(entries)}) has a {key}; "
+                                  f"drop it.")
             raise ConfigError(f"reg.{key}={value} is ambiguous with {len(entries)} reg entries: set it per entry, "
-                              f"e.g. " + " ".join(f"reg.{name}.{key}={value}" for name in entries) + ".")
+                              f"e.g. " + " ".join(f"reg.{name}.{key}={value}" for name in having) + ".")
         (options,) = entries.values()
         options[key] = value
     if "clip" in entries and set(entries) & set(PENALTIES):

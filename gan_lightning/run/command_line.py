@@ -247,6 +247,37 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
         option = effective.get(group) or default_options().get(group)
         if option in config_options(group) and group not in listed and "." in rest:
             refuse_unknown_entry_keys(override, group, option, rest)
+        if group in listed:  # reg=[r1,apa] reg.apa.targt=0.5: the entry's own keys
+            refuse_unknown_list_keys(override, group, rest, overrides)
+
+
+def refuse_unknown_list_keys(override: str, group: str, rest: str, overrides: list[str]) -> None:
+    """A key under a group typed as a list (reg=[r1,apa]): one of the listed options' keys, checked
+    as the option's own file gives them (Hydra's answer is "Key 'targt' is not in struct")."""
+    typed = next((o for o in reversed(overrides) if o.partition("=")[0] == group), None)
+    if typed is None:
+        return
+    names = [n.strip() for n in typed.partition("=")[2].strip("[]").split(",") if n.strip() in config_options(group)]
+    name = rest.split(".")[0]
+    known = set().union(*(option_keys(group, n) for n in names))
+    if known and name not in known:
+        raise ConfigError(f"{override}: {typed} has no key {name!r} (its keys: {', '.join(sorted(known))}).")
+    owner = next((n for n in names if name in option_keys(group, n)), None)
+    if owner is not None and "." in rest:
+        refuse_unknown_entry_keys(override, group, owner, rest)
+
+
+def refuse_keys_under_a_null(overrides: list[str]) -> None:
+    """`callbacks.health=null callbacks.health.on_alarm=stop`: the key has nowhere to go (Hydra's
+    answer is "Key 'on_alarm' is not in struct")."""
+    nulled = {override_key(o): o for o in overrides
+              if o.startswith("~") or (o.partition("=")[2] == "null" and not o.startswith("-"))}
+    for override in overrides:
+        key = override_key(override)
+        parent = next((n for n in nulled if key.startswith(n + ".")), None)
+        if parent is not None:
+            raise ConfigError(f"{override} sets a key of {parent}, and {nulled[parent]} switches {parent} off: "
+                              f"drop one of the two.")
 
 
 def refuse_unknown_entry_keys(override: str, group: str, option: str, rest: str) -> None:
@@ -301,5 +332,6 @@ def check_command_line(arguments: list[str]) -> list[str]:
         check_launch(expanded)
     arguments = expanded
     refuse_unknown_pieces(arguments)
+    refuse_keys_under_a_null(arguments)
     refuse_unknown_group_keys(arguments)
     return arguments
