@@ -210,7 +210,10 @@ CASES = {
     "not an image": (["view=projection", "image={blocker}"], "cannot be read as an image"),
     "old mode": (["mode=interpolate"], "mode=interpolate is now view=: use view=interpolation"),
     "unknown view": (["view=knn"], "view=knn is not a view: use one of grid, interpolation"),
-    "too large": (["view=interpolation", "rows=100000", "steps=1000"], "more than image viewers open: lower rows"),
+    "too large": (["view=interpolation", "rows=100000", "steps=1000"],
+                  "more than image viewers open: lower rows=100000 or steps=1000"),
+    "too many steps": (["view=interpolation", "rows=1", "steps=100000"],
+                       "more than image viewers open: lower rows=1 or steps=100000 (to"),
     "drawn enlarged": (["view=interpolation", "rows=2500", "steps=10"], "(drawn 2x as large) would be"),
     "outside a run dir": (["view=neighbours", "ckpt={tmp}/copied.ckpt"], "is not in a run directory"),
     "a key the view does not read": (["view=interpolation", "k=3"], "k=3 is not read by view=interpolation"),
@@ -220,6 +223,9 @@ CASES = {
     "a seed too large": (["seed=99999999999999999999999"], "is outside 0 .. 2**63 - 1"),
     "a device it cannot draw on": (["device=mps"], "device=mps is not one this command draws on"),
     "too few samples": (["view=truncation", "num_samples=10"], "num_samples=10 is too small: use num_samples=100"),
+    "Inception's weights for a digit run": (["view=truncation", "inception_weights=/nowhere.pth"],
+                                            "inception_weights=/nowhere.pth does nothing here: view=truncation "
+                                            "measures this run's images with the digit classifier's features"),
 }
 
 

@@ -4,6 +4,7 @@ No per-sample PIL work and no per-sample collate: a batch is `images[indices]` (
 quarter of the float bytes cross to the GPU), normalised to [-1, 1] after the transfer.
 """
 
+import logging
 from pathlib import Path
 
 import lightning as L
@@ -178,6 +179,10 @@ class InMemoryImageDataModule(L.LightningDataModule):
             if self.limit < self.batch_size:
                 raise ConfigError(f"data.limit={self.limit} is fewer images than one batch "
                                   f"(data.batch_size={self.batch_size}): raise it or lower data.batch_size.")
+            if self.limit == images.shape[0]:
+                logging.getLogger(__name__).warning(
+                    "data.limit=%d is all %s images of %s: none is held out, so the d_overfits health alarm and the "
+                    "sampling CLI's C_T have no unseen images to compare with.", self.limit, f"{self.limit:,}", self.name)
             chosen = subset(images.shape[0], self.limit, torch.initial_seed(), labels)
             held = torch.ones(images.shape[0], dtype=torch.bool)
             held[chosen] = False

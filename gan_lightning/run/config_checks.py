@@ -170,6 +170,30 @@ def check_trainer(cfg: DictConfig) -> None:
                           f"on this machine: use trainer=default (any device) or trainer=cpu.")
 
 
+# callbacks.health keys that read something a run may not have: {key: (what it needs, present(cfg), the fix)}
+HEALTH_NEEDS = {
+    **{key: ("the metrics' evaluations, and callbacks.metrics.feature=null turns them off",
+             lambda cfg: bool(((cfg.get("callbacks") or {}).get("metrics") or {}).get("feature")),
+             "turn the metrics on") for key in ("fid_rise", "spread_floor", "coverage_floor")},
+    **{key: ("real images D never trains on, and only data.limit=N holds some out",
+             lambda cfg: (cfg.get("data") or {}).get("limit") is not None, "add data.limit=N")
+       for key in ("overfit_accuracy", "heldout_images")},
+}
+
+
+def check_health_keys(cfg: DictConfig, typed: list[str]) -> None:
+    """A health threshold typed for an alarm this run cannot raise would change nothing: refused."""
+    health = (cfg.get("callbacks") or {}).get("health")
+    if not health:
+        return
+    for override in typed:
+        key = override.split("=", 1)[0].lstrip("+~")
+        name = key.removeprefix("callbacks.health.")
+        if key.startswith("callbacks.health.") and name in HEALTH_NEEDS and not HEALTH_NEEDS[name][1](cfg):
+            needs, _, fix = HEALTH_NEEDS[name]
+            raise ConfigError(f"{override} does nothing in this run: its alarm reads {needs}: {fix}, or drop it.")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Everything above, in the order a user reads the command line."""
     refuse_unknown_keys(cfg)
@@ -191,4 +215,5 @@ def check_config(cfg: DictConfig) -> None:
     typed = _typed_overrides()
     check_schedule_finals(cfg, typed)
     check_monitor(cfg, typed)
+    check_health_keys(cfg, typed)
     check_search_objective(cfg)

@@ -47,8 +47,9 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     rows, steps = args["rows"], args["steps"]
     check_out(out, PICTURES, "a picture; the animated walk goes beside it as a .gif", (beside(out, "_walk.gif"),))
     classes = hparams.get("class_names")
-    refuse_what_does_not_fit(rows * steps * (2 if classes else 1), shape, grid=True, key="rows", labelled=True)
-    refuse_what_does_not_fit(WALK_POINTS * steps * rows, shape, grid=True, key="rows")
+    key = f"rows={rows} or steps={steps}"
+    refuse_what_does_not_fit(rows * steps * (2 if classes else 1), shape, grid=True, key=key, labelled=True)
+    refuse_what_does_not_fit(WALK_POINTS * steps * rows, shape, grid=True, key=key)
     ends = truncated(torch.randn(2, rows, hparams["latent_dim"], device=device), psi(args))
     t = torch.linspace(0, 1, steps, device=device)
     labels = None if classes is None else torch.randint(len(classes), (rows,), device=device)

@@ -45,7 +45,8 @@ def memorisation_line(samples, train, heldout) -> str:
 def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     out, shape, k = Path(args["out"]), hparams["image_shape"], args["k"]
     check_out(out, PICTURES, "a picture")
-    refuse_what_does_not_fit(args["rows"] * (k + 1), shape, grid=True, key="rows or k", labelled=True)
+    refuse_what_does_not_fit(args["rows"] * (k + 1), shape, grid=True, key=f"rows={args['rows']} or k={k}",
+                             labelled=True)
     refuse_what_does_not_fit(args["num_samples"], shape, grid=False, key="num_samples")
     classes = hparams.get("class_names")
     data = RunData(args["ckpt"], "neighbours", conditional=classes is not None)

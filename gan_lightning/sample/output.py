@@ -63,6 +63,7 @@ def refuse_what_does_not_fit(n: int, image_shape: list[int], grid: bool, key: st
     if needed > available // 2:
         fits = max(1, available // 2 // (needed // n))
         more = " (several files, each with its own seed=, give more)" if key == "n" else ""
-        raise ConfigError(f"{key}={n} images of {'x'.join(map(str, image_shape))} need {needed / 1e9:.1f} GB of "
-                          f"memory, more than half of the {available / 1e9:.1f} GB available: lower it to "
-                          f"{fits} or fewer{more}.")
+        asked = f"{key}={n} images" if "=" not in key else f"{n} images ({key})"
+        raise ConfigError(f"{asked} of {'x'.join(map(str, image_shape))} need {needed / 1e9:.1f} GB of memory, more "
+                          f"than half of the {available / 1e9:.1f} GB available: lower "
+                          f"{'it' if '=' not in key else key} to {fits} images or fewer{more}.")

@@ -44,6 +44,10 @@ class RunData:
     def extractor(self, image_shape: list[int], device: str, inception_weights: str | None = None) -> nn.Module:
         metrics = self.run.config.get("callbacks", {}).get("metrics") or {}
         kind = resolve_feature(metrics.get("feature") or "auto", image_shape)
+        if inception_weights and kind != "inception":
+            raise ConfigError(f"inception_weights={inception_weights} does nothing here: view={self.view} measures "
+                              f"this run's images with the digit classifier's features, as its metrics do (feature {kind}), "
+                              f"not Inception's: drop it.")
         weights = inception_weights or metrics.get("inception_weights")
         try:
             return build_extractor(kind, str(self.run.classifier_path), weights,
