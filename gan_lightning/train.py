@@ -20,7 +20,7 @@ from gan_lightning.errors import ConfigError, RunStopped, one_line_errors
 from gan_lightning.loggers import RecordHparams
 from gan_lightning.run import slurm
 from gan_lightning.run.command_line import check_command_line
-from gan_lightning.run.config_checks import check_config
+from gan_lightning.run.config_checks import check_config, check_health_keys
 from gan_lightning.run.distributed import (
     gan_strategy,
     refuse_relaunching_sweeps,
@@ -121,6 +121,7 @@ def train(cfg: DictConfig) -> float | None:
         resume.refuse_if_finished(cfg)
 
     callbacks = [*_instantiate_all(cfg.get("callbacks")), KeepRunOnceTraining(), config_record]
+    check_health_keys(cfg)
     if cfg.get("max_generator_steps") is not None:
         callbacks.append(GeneratorStepBudget(cfg.max_generator_steps))
     loggers = _instantiate_all(cfg.get("logger"))

@@ -181,8 +181,10 @@ HEALTH_NEEDS = {
 }
 
 
-def check_health_keys(cfg: DictConfig, typed: list[str]) -> None:
-    """A health threshold typed for an alarm this run cannot raise would change nothing: refused."""
+def check_health_keys(cfg: DictConfig) -> None:
+    """A health threshold typed for an alarm this run cannot raise would change nothing: refused
+    (after the callback has checked its values: a bad value is said first)."""
+    typed = _typed_overrides()
     health = (cfg.get("callbacks") or {}).get("health")
     if not health:
         return
@@ -215,5 +217,4 @@ def check_config(cfg: DictConfig) -> None:
     typed = _typed_overrides()
     check_schedule_finals(cfg, typed)
     check_monitor(cfg, typed)
-    check_health_keys(cfg, typed)
     check_search_objective(cfg)
