@@ -215,3 +215,35 @@ def test_label_on_an_unconditional_checkpoint_is_one_sentence(tmp_path):
                    check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "was trained without conditional=true, so it has no classes: drop label=3" in proc.stderr
+
+
+@pytest.mark.parametrize("cache", [False, True])
+@pytest.mark.parametrize("conditional", [False, True])
+def test_a_limited_folder_trains_on_a_class_balanced_subset_and_holds_the_rest_out(tmp_path, cache, conditional):
+    root = _class_folder(tmp_path / "pets", {"dogs": 12, "cats": 10, "birds": 11})
+    for i, path in enumerate(sorted(root.rglob("*.png"))):  # each image its own: its class at (0, 0), i at (7, 7)
+        with Image.open(path) as image:
+            image.putpixel((7, 7), i)
+            image.save(path)
+
+    def limited(seed: int) -> ImageFolderDataModule:
+        torch.manual_seed(seed)
+        data = ImageFolderDataModule(str(root), image_size=8, channels=1, batch_size=3, num_workers=0, cache=cache,
+                                     cache_dir=str(tmp_path / "cache"), limit=9)
+        if conditional:
+            data.use_labels()
+        data.setup("fit")
+        return data
+
+    data, again, other = limited(1), limited(1), limited(2)
+    trained = data.training_images()
+    classes = ((trained[:, 0, 0, 0].float()) / 100).round().long()  # each image's pixel value names its class
+    assert trained.shape[0] == 9 and torch.bincount(classes).tolist() == [3, 3, 3]
+    assert torch.equal(trained, again.training_images()) and not torch.equal(trained, other.training_images())
+    assert data.heldout_images().shape[0] == 33 - 9 and data.heldout_images(5).shape[0] == 5
+    assert data.real_images(100).shape[0] == 33  # the metrics compare against the whole folder
+    batches = [data.on_after_batch_transfer(batch, 0) for batch in data.train_dataloader()]
+    assert len(batches) == 3
+    if conditional:  # each image still comes with its own folder's label
+        for images, labels in batches:
+            assert torch.equal(((images[:, 0, 0, 0] + 1) * 127.5).round(), labels.float() * 100)

@@ -105,8 +105,20 @@ def test_a_limited_data_set_is_class_balanced_the_same_for_a_seed_and_holds_the_
     assert MNIST5kDataModule(limit=None).heldout_images(10) is None
 
 
-def test_limited_data_shows_whether_d_memorises_its_images(tmp_path):
-    run_cli(*RUN, "data.limit=128", "hydra.run.dir=run", cwd=tmp_path)  # 4 batches an epoch
+@pytest.mark.parametrize("data", ["mnist5k", "folder"])
+def test_limited_data_shows_whether_d_memorises_its_images(tmp_path, data):
+    folder = []
+    if data == "folder":  # a flat folder of 160 pictures, streamed from disk
+        import numpy as np
+        from PIL import Image
+
+        rng = np.random.default_rng(0)
+        (tmp_path / "pictures").mkdir()
+        for i in range(160):
+            Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(tmp_path / "pictures" / f"{i}.png")
+        folder = ["data=folder", f"data.root={tmp_path / 'pictures'}", "data.image_size=8", "data.channels=1",
+                  "data.num_workers=0", "data.batch_size=32"]
+    run_cli(*RUN, *folder, "data.limit=128", "hydra.run.dir=run", cwd=tmp_path)  # 4 batches an epoch
     heldout = read_scalars(tmp_path / "run" / "tensorboard")["health/heldout_accuracy"]
     assert [step for step, _ in heldout] == [2, 4, 6, 8] and all(0 <= value <= 1 for _, value in heldout)
 

@@ -128,7 +128,7 @@ class TrainingHealth(L.Callback):
                                f"{self._scores_text(pl_module)}"))
             if overfit:
                 r_t = f", r_t {values['health/r_t']:.2f}" if "health/r_t" in values else ""
-                alarms.append(("d_overfits", f"D scores its {len(trainer.datamodule.images):,} training images "
+                alarms.append(("d_overfits", f"D scores its {trainer.datamodule.limit:,} training images "
                                f"above held-out real ones in {heldout:.0%} of pairs at {self.streaks['d_overfits']} logging "
                                f"steps in a row (0.5: no memory of them{r_t})"))
         self._raise(trainer, step, alarms)

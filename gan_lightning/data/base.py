@@ -173,17 +173,7 @@ class InMemoryImageDataModule(L.LightningDataModule):
         labels = self.load_labels() if self.conditional or (self.limit and self._has_labels()) else None
         self.all_images = images
         if self.limit is not None:
-            if self.limit > images.shape[0]:
-                raise ConfigError(f"data.limit={self.limit} is more than the {images.shape[0]:,} images of "
-                                  f"{self.name}: lower it, or leave it out to train on all of them.")
-            if self.limit < self.batch_size:
-                raise ConfigError(f"data.limit={self.limit} is fewer images than one batch "
-                                  f"(data.batch_size={self.batch_size}): raise it or lower data.batch_size.")
-            if self.limit == images.shape[0]:
-                logging.getLogger(__name__).warning(
-                    "data.limit=%d is all %s images of %s: none is held out, so the d_overfits health alarm and the "
-                    "sampling CLI's C_T have no unseen images to compare with.", self.limit, f"{self.limit:,}", self.name)
-            chosen = subset(images.shape[0], self.limit, torch.initial_seed(), labels)
+            chosen = self.choose_limited(images.shape[0], labels)
             held = torch.ones(images.shape[0], dtype=torch.bool)
             held[chosen] = False
             self._heldout = images[held]
@@ -192,6 +182,21 @@ class InMemoryImageDataModule(L.LightningDataModule):
         if self.conditional:
             self.labels = labels
 
+    def choose_limited(self, size: int, labels: Tensor | None) -> Tensor:
+        """data.limit's indices among `size` images (class-balanced with `labels`), drawn from the
+        run's seed, or a ConfigError when the limit cannot be met."""
+        if self.limit > size:
+            raise ConfigError(f"data.limit={self.limit} is more than the {size:,} images of {self.name}: lower it, "
+                              f"or leave it out to train on all of them.")
+        if self.limit < self.batch_size:
+            raise ConfigError(f"data.limit={self.limit} is fewer images than one batch "
+                              f"(data.batch_size={self.batch_size}): raise it or lower data.batch_size.")
+        if self.limit == size:
+            logging.getLogger(__name__).warning(
+                "data.limit=%d is all %s images of %s: none is held out, so the d_overfits health alarm and the "
+                "sampling CLI's C_T have no unseen images to compare with.", self.limit, f"{size:,}", self.name)
+        return subset(size, self.limit, torch.initial_seed(), labels)
+
     def _has_labels(self) -> bool:
         try:
             self.class_names()
@@ -199,8 +204,8 @@ class InMemoryImageDataModule(L.LightningDataModule):
             return False
         return True
 
-    def heldout_images(self, n: int) -> Tensor | None:
-        """Up to `n` real images left out of training by data.limit (a fixed choice), or None without a limit."""
+    def heldout_images(self, n: int | None = None) -> Tensor | None:
+        """Up to `n` (default all) real images left out of training by data.limit (a fixed choice), or None."""
         if self._heldout is None or len(self._heldout) == 0:
             return None
         order = torch.randperm(len(self._heldout), generator=torch.Generator().manual_seed(0))

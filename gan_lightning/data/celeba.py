@@ -20,8 +20,8 @@ class CelebADataModule(ImageFolderDataModule):
 
     def __init__(self, root: str, image_size: int = 64, channels: int = 3, batch_size: int = 128,
                  split: str = "train", download: bool = False, num_workers: int | None = None,
-                 cache: bool = False, cache_dir: str = "data/cache"):
-        super().__init__(root, image_size, channels, batch_size, num_workers, cache, cache_dir)
+                 cache: bool = False, cache_dir: str = "data/cache", limit: int | None = None):
+        super().__init__(root, image_size, channels, batch_size, num_workers, cache, cache_dir, limit)
         if split not in (*SPLITS, "all"):
             raise ConfigError(f"data.split={split!r} is not a CelebA split: use train, valid, test or all.")
         self.split, self.download = split, download

@@ -45,8 +45,9 @@ class ImageFolderDataModule(InMemoryImageDataModule):
     name = "the image folder"
 
     def __init__(self, root: str, image_size: int = 64, channels: int = 3, batch_size: int = 64,
-                 num_workers: int | None = None, cache: bool = False, cache_dir: str = "data/cache"):
-        super().__init__(root, batch_size)
+                 num_workers: int | None = None, cache: bool = False, cache_dir: str = "data/cache",
+                 limit: int | None = None):
+        super().__init__(root, batch_size, limit)
         if channels not in (1, 3):
             raise ConfigError(f"data.channels={channels} is not supported: use 1 (grayscale) or 3 (RGB).")
         if not isinstance(image_size, int) or image_size < 1:
@@ -115,11 +116,18 @@ class ImageFolderDataModule(InMemoryImageDataModule):
     def train_dataloader(self) -> DataLoader:
         return self.mode.train_dataloader()
 
-    def real_images(self, n: int, seed: int = 0) -> Tensor:
-        return self.mode.real_images(n, seed)
+    def real_images(self, n: int, seed: int = 0, training_only: bool = False) -> Tensor:
+        return self.mode.real_images(n, seed, training_only)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int) -> Tensor | tuple[Tensor, Tensor]:
         return self.mode.on_after_batch_transfer(batch, dataloader_idx)
+
+    def heldout_images(self, n: int | None = None) -> Tensor | None:
+        return self.mode.heldout_images(n)
+
+    def training_images(self) -> Tensor:
+        """uint8: every image G trains on (decoded from the files when they are streamed)."""
+        return self.mode.training_images()
 
     def class_frequencies(self) -> Tensor:
         return class_shares(self.mode.labels(), len(self.class_names()))
@@ -144,6 +152,17 @@ class ImageFolderDataModule(InMemoryImageDataModule):
     def image_files(self, files: list[Path], replace_unreadable: bool = True) -> ImageFiles:
         return ImageFiles(files, self.image_size, self.channels, replace_unreadable)
 
+    def decode(self, files: list[Path]) -> Tensor:
+        """The images of `files`, uint8 (an unreadable one replaced by a readable neighbour)."""
+        dataset = self.image_files(files)
+        return torch.cat([images for images, _, _ in self.loader(dataset, 256, shuffle=False, drop_last=False)])
+
+    def labels_of_files(self) -> Tensor | None:
+        """Each file's class where the folder is sorted into classes (conditional or not), else None."""
+        if self.file_labels is not None:
+            return self.file_labels
+        return self._classes[1] if self._has_labels() else None
+
     def report(self, unreadable: list[str]) -> None:
         """Each unreadable file once, by name, with a running count."""
         for entry in unreadable:
@@ -157,12 +176,23 @@ class StreamFromDisk:
 
     def __init__(self, folder: ImageFolderDataModule):
         self.folder = folder
+        self.train_files: list[Path] = []
+        self.heldout_files: list[Path] = []
 
     def setup(self, stage: str | None) -> None:
         folder = self.folder
         if len(folder.files) < folder.batch_size:
             raise ConfigError(f"data.batch_size={folder.batch_size} is larger than the {len(folder.files)} images "
                               f"in data.root={folder.root}: lower data.batch_size.")
+        self.train_files = folder.files
+        if folder.limit is not None:  # data.limit: these files are trained on, the rest held out
+            chosen = folder.choose_limited(len(folder.files), folder.labels_of_files())
+            held = torch.ones(len(folder.files), dtype=torch.bool)
+            held[chosen] = False
+            self.train_files = [folder.files[i] for i in chosen.tolist()]
+            self.heldout_files = [folder.files[i] for i in held.nonzero().flatten().tolist()]
+            if folder.conditional:
+                folder.file_labels = folder.file_labels[chosen]  # indexed by the training files' order
         self._require_a_readable_image()
 
     def _require_a_readable_image(self) -> None:
@@ -182,13 +212,21 @@ class StreamFromDisk:
 
     def train_dataloader(self) -> DataLoader:
         folder = self.folder
-        return folder.loader(folder.image_files(folder.files), folder.batch_size, shuffle=True, drop_last=True)
+        return folder.loader(folder.image_files(self.train_files), folder.batch_size, shuffle=True, drop_last=True)
 
-    def real_images(self, n: int, seed: int) -> Tensor:
-        folder = self.folder
-        order = torch.randperm(len(folder.files), generator=torch.Generator().manual_seed(seed))[:n]
-        dataset = folder.image_files([folder.files[i] for i in order])
-        return torch.cat([images for images, _, _ in folder.loader(dataset, 256, shuffle=False, drop_last=False)])
+    def real_images(self, n: int, seed: int, training_only: bool) -> Tensor:  # the metrics': from all the files
+        files = self.train_files if training_only else self.folder.files
+        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:n]
+        return self.folder.decode([files[i] for i in order.tolist()])
+
+    def heldout_images(self, n: int | None) -> Tensor | None:
+        if not self.heldout_files:
+            return None
+        order = torch.randperm(len(self.heldout_files), generator=torch.Generator().manual_seed(0))[:n]
+        return self.folder.decode([self.heldout_files[i] for i in order.tolist()])
+
+    def training_images(self) -> Tensor:
+        return self.folder.decode(self.train_files)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int) -> Tensor | tuple[Tensor, Tensor]:
         folder = self.folder
@@ -223,8 +261,14 @@ class DecodeOnce:
     def train_dataloader(self) -> DataLoader:
         return InMemoryImageDataModule.train_dataloader(self.folder)
 
-    def real_images(self, n: int, seed: int) -> Tensor:
-        return InMemoryImageDataModule.real_images(self.folder, n, seed)
+    def real_images(self, n: int, seed: int, training_only: bool) -> Tensor:
+        return InMemoryImageDataModule.real_images(self.folder, n, seed, training_only)
+
+    def heldout_images(self, n: int | None) -> Tensor | None:
+        return InMemoryImageDataModule.heldout_images(self.folder, n)
+
+    def training_images(self) -> Tensor:
+        return self.folder.images
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int) -> Tensor | tuple[Tensor, Tensor]:
         return InMemoryImageDataModule.on_after_batch_transfer(self.folder, batch, dataloader_idx)
@@ -233,7 +277,7 @@ class DecodeOnce:
         return self.folder.labels  # the readable images' classes
 
     def load_labels(self) -> Tensor:
-        return self.folder.file_labels[self.cached_files]
+        return self.folder.labels_of_files()[self.cached_files]
 
     def path(self) -> Path:
         folder = self.folder

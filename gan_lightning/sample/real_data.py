@@ -63,16 +63,13 @@ class RunData:
     @property
     def training_images(self) -> Tensor:
         """uint8 (N, C, H, W): every image the generator trained on (a folder streamed from disk is decoded)."""
-        images = getattr(self.datamodule, "images", None)
-        if images is not None:
-            return images
-        files = getattr(self.datamodule, "files", None)  # a folder streamed from disk (data.cache=false)
-        return self.datamodule.real_images(len(files)) if files is not None else self.datamodule.load_images()
+        training_images = getattr(self.datamodule, "training_images", None)  # a folder (decoded if streamed)
+        return training_images() if training_images is not None else self.datamodule.images
 
     def heldout_images(self) -> Tensor | None:
         """uint8 real images the generator never saw (data.limit's remainder), or None."""
         heldout = getattr(self.datamodule, "heldout_images", None)
-        return None if heldout is None or self.datamodule.all_images is None else heldout(len(self.datamodule.all_images))
+        return None if heldout is None else heldout()
 
 
 @torch.no_grad()
