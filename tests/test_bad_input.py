@@ -200,6 +200,9 @@ CASES = {
         lambda t, run: ["callbacks.health.overfit_accuracy=0.6"],
         "callbacks.health.overfit_accuracy=0.6 does nothing in this run: its alarm reads real images D never trains "
         "on, and only data.limit=N holds some out: add data.limit=N, or drop it."),
+    "a net the model's preset does not fit": (lambda t, run: ["model=r3gan", "net=mlp"],
+                                              "net=mlp: model=r3gan sets net keys (blocks, cardinality, d_widths, "
+                                              "g_widths) for net=r3gan, which net=mlp does not have: drop net=mlp"),
     "an absurd learning rate": (lambda t, run: ["model.lr=1e6"],
                                 "model.lr=1000000.0 is far above any GAN's learning rate (1e-5 to 1e-3"),
 }

@@ -267,6 +267,24 @@ def refuse_unknown_list_keys(override: str, group: str, rest: str, overrides: li
         refuse_unknown_entry_keys(override, group, owner, rest)
 
 
+def refuse_a_net_the_preset_does_not_fit(overrides: list[str]) -> None:
+    """`model=r3gan net=mlp`: the model sets keys of its own net (net.blocks, ...) that the net typed
+    does not have; one sentence instead of the net's list of options it cannot take."""
+    typed = {key: value for key, _, value in (o.partition("=") for o in overrides)}
+    net = typed.get("net")
+    if net not in config_options("net"):
+        return
+    for group in ("model", "experiment"):
+        preset = typed.get(group)
+        missing = sorted(global_keys(group, preset).get("net", frozenset()) - option_keys("net", net)) \
+            if preset in config_options(group) else []
+        if missing:
+            own = preset_choices(group, preset).get("net", "its own")
+            raise ConfigError(f"net={net}: {group}={preset} sets net keys ({', '.join(missing)}) for net={own}, which "
+                              f"net={net} does not have: drop net={net}, or choose a model that leaves the net's keys "
+                              f"to you, e.g. model=rpgan (R3GAN's loss and penalties on any net).")
+
+
 def refuse_keys_under_a_null(overrides: list[str]) -> None:
     """`callbacks.health=null callbacks.health.on_alarm=stop`: the key has nowhere to go (Hydra's
     answer is "Key 'on_alarm' is not in struct")."""
@@ -333,5 +351,6 @@ def check_command_line(arguments: list[str]) -> list[str]:
     arguments = expanded
     refuse_unknown_pieces(arguments)
     refuse_keys_under_a_null(arguments)
+    refuse_a_net_the_preset_does_not_fit(arguments)
     refuse_unknown_group_keys(arguments)
     return arguments
