@@ -22,9 +22,10 @@ from pathlib import Path
 # name -> (overrides, the alarm it should raise (None: healthy, no alarm), its G-step budget)
 RECIPES = {
     "front_door": ([], None, 936),
-    "overpowering": (["model.n_critic=5"], "d_overpowers", 187),   # D takes 5 steps per G step (the same 6 epochs)
-    "memorising": (["data.limit=200", "trainer.max_epochs=200", "callbacks.metrics.every_n_epochs=50",
-                    "callbacks.sample_grid.every_n_epochs=50"], "d_overfits", 600),   # 200 images, 200 epochs
+    # D takes 5 steps per G step, for 12 epochs
+    "overpowering": (["model.n_critic=5", "trainer.max_epochs=12"], "d_overpowers", 374),
+    "memorising": (["data.limit=200", "trainer.max_epochs=400", "callbacks.metrics.every_n_epochs=50",
+                    "callbacks.sample_grid.every_n_epochs=50"], "d_overfits", 1200),   # 200 images, 400 epochs
     "rpgan": (["model=rpgan", "trainer.max_epochs=6"], None, 468),
 }
 ALARM = re.compile(r"Health alarm \((\w+)\) at generator step (\d+)")
