@@ -3,6 +3,7 @@ that failed, are running or are half-written."""
 
 import csv
 import os
+import re
 import statistics
 from pathlib import Path
 
@@ -161,3 +162,13 @@ def test_a_setting_one_run_typed_reads_the_same_way_from_the_others_configs():
     composed = Run(Path("b"), {}, {"conditional": False, "seed": None, "model": {"lr": 0.001}}, {})
     assert (typed.setting("conditional"), composed.setting("conditional")) == ("true", "false")  # not True/False
     assert (composed.setting("seed"), composed.setting("model.lr"), composed.setting("nothing")) == ("null", "0.001", "-")
+
+
+def test_a_finished_run_whose_scalars_are_cut_short_says_so(tmp_path):
+    _fake_run(tmp_path / "runs", "cut", ["model.lr=1e-4"], [], FINISHED)
+    events = tmp_path / "runs" / "cut" / "tensorboard"
+    events.mkdir(parents=True, exist_ok=True)
+    (events / "events.out.tfevents.1.host").write_bytes(b"\x00" * 50)  # cut short by a full disk
+    proc = run_cli(str(tmp_path / "runs"), cwd=tmp_path, module="gan_lightning.compare")
+    assert "its TensorBoard and CSV scalars cannot be read (cut short or removed); G steps from train.log" in proc.stdout
+    assert re.search(r"\| 1 finished \|.*\| 20 \|", proc.stdout), proc.stdout  # train.log's 20 generator steps

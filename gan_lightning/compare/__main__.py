@@ -69,6 +69,7 @@ def compare(paths: list[str], out: str | None = None) -> Path:
     table = markdown(keys, rows)
     unmeasured = [run for run in runs if not run.evaluations or run.status in ("failed", "stopped")]
     notes = [f"- `{run.path}`: {run.status}" + (f": {run.error}" if run.error else "")
+             + (f"; {run.damage}" if run.damage else "")
              + ("" if run.evaluations else ", no FID: metrics were off (callbacks.metrics.feature=null)"
                 if run.metrics_off else ", no FID evaluation yet") for run in unmeasured]
     _writable_folder(folder, out)

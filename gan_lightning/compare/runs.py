@@ -38,6 +38,7 @@ class Run:
     error: str | None = None            # the failed run's error line
     evaluations: list[dict] = field(default_factory=list)  # [{"step": G step, "fid": ..., ...}] in order
     generator_steps: int = 0
+    damage: str | None = None           # what of the run's record cannot be read
     alarms: list[str] = field(default_factory=list)  # its health alarms' names, in order (train.log)
     seconds: float | None = None        # wall time: the first to the last event written (TensorBoard), else train.log's lines
 
@@ -148,6 +149,8 @@ def _read_log(run: Run) -> None:
                 last_error = ([text.strip() for text in following if text.strip()] or [last_error])[-1]
         elif match[3].startswith("finished:"):
             run.status, last_error = "finished", None
+            steps = re.match(r"finished: (\d+) generator steps", match[3])
+            run.generator_steps = int(steps[1]) if steps else run.generator_steps
         elif match[3].startswith("Health alarm ("):
             run.alarms.append(match[3][len("Health alarm ("):].split(")", 1)[0])
         elif match[3].startswith("Resuming from"):
@@ -169,8 +172,11 @@ def _read_scalars(run: Run) -> None:
     span = _event_span(run.path / "tensorboard")
     if span is not None:
         run.seconds = span
-    steps = [step for points in scalars.values() for step, _ in points]
-    run.generator_steps = int(max(steps, default=0))
+    steps = int(max((step for points in scalars.values() for step, _ in points), default=0))
+    recorded = any((run.path / "tensorboard").glob("events.out.tfevents.*")) or (run.path / "csv").is_dir()
+    if recorded and run.status == "finished" and steps == 0 and run.generator_steps > 0:  # train.log says it trained
+        run.damage = "its TensorBoard and CSV scalars cannot be read (cut short or removed); G steps from train.log"
+    run.generator_steps = max(steps, run.generator_steps)
     by_step: dict[int, dict] = {}
     for name in METRICS:
         for step, value in scalars.get(f"val/{name}", []):
