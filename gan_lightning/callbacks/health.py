@@ -90,7 +90,8 @@ class TrainingHealth(L.Callback):
         heldout = getattr(trainer.datamodule, "heldout_images", None)
         held = heldout(self.heldout_count) if heldout is not None and self.heldout_count else None
         if held is not None and len(held) > 0:
-            self._pairs = (trainer.datamodule.real_images(len(held), seed=1, training_only=True), held)
+            seen = trainer.datamodule.real_images(len(held), seed=1, training_only=True)
+            self._pairs = (seen, held[:len(seen)])  # as many of each (data.limit may train on fewer than it holds out)
 
     def state_dict(self) -> dict:
         return {"raised": list(self.raised), "streaks": dict(self.streaks), "best_fid": self.best_fid,
