@@ -247,3 +247,21 @@ def test_a_limited_folder_trains_on_a_class_balanced_subset_and_holds_the_rest_o
     if conditional:  # each image still comes with its own folder's label
         for images, labels in batches:
             assert torch.equal(((images[:, 0, 0, 0] + 1) * 127.5).round(), labels.float() * 100)
+
+
+def test_a_limited_folder_that_changed_since_its_run_started_is_not_resumed(tmp_path):
+    root = _class_folder(tmp_path / "pets", {"dogs": 12, "cats": 10})
+    run_dir = tmp_path / "run"
+    common = ["model=gan", "net.g_hidden=[16]", "net.d_hidden=[16]", "data=folder", f"data.root={root}",
+              "data.image_size=8", "data.channels=1", "data.num_workers=0", "data.batch_size=4",
+              "callbacks.metrics.feature=null", "trainer.enable_progress_bar=false"]
+    run_cli(*common, "data.limit=12", "trainer.max_epochs=1", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    Image.new("L", (8, 8), 0).save(root / "dogs" / "new.png")  # the folder grows: the subset would be drawn anew
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    proc = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"data.root={root} is not the folder this run started on (files were added, removed or renamed since)" \
+        in proc.stderr
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    (root / "dogs" / "new.png").unlink()
+    run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path)  # the folder as it was: it resumes

@@ -132,10 +132,12 @@ def test_limited_data_shows_whether_d_memorises_its_images(tmp_path, data):
     ("callbacks.health.on_alarm=maybe", "callbacks.health.on_alarm='maybe' must be warn or stop."),
     ("callbacks.health.patience=0", "callbacks.health.patience=0 must be a whole number of at least 1."),
     ("callbacks.health.overfit_accuracy=2", "callbacks.health.overfit_accuracy=2 must be a number in (0.5, 1.0]."),
+    ("data.limit=1000 seed=null", "data.limit=1000 with seed=null: the 1000 images are drawn from the seed, so a "
+                                  "resume or the sampling views could not find the same ones again"),
 ], ids=["limit above the data", "limit zero", "limit below a batch", "on_alarm word", "patience zero",
-        "accuracy above one"])
+        "accuracy above one", "limit without a seed"])
 def test_bad_health_and_limit_values_are_one_sentence_and_write_nothing(tmp_path, override, sentence):
-    proc = run_cli(*RUN, override, "hydra.run.dir=run", cwd=tmp_path, check=False)
+    proc = run_cli(*RUN, *override.split(), "hydra.run.dir=run", cwd=tmp_path, check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines == [f"gan_lightning: {lines[0].removeprefix('gan_lightning: ')}"] and sentence in lines[0], proc.stderr

@@ -109,6 +109,6 @@ def test_a_sweep_with_a_damaged_job_checkpoint_is_refused_before_anything_is_wri
     proc = run_cli("resume=sweep", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"resume={damaged} is not a gan_lightning checkpoint" in proc.stderr
-    assert "move its folder aside to train it again, or resume the other jobs one by one" in proc.stderr
+    assert "move its folder out of the sweep folder to train it again, or resume the other jobs one by one" in proc.stderr
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "sweep").rglob("*") if p.is_file()}
     assert after == before  # not the skipped job's log, not the damaged job's, not multirun.yaml

@@ -73,6 +73,21 @@ class ImageFolderDataModule(InMemoryImageDataModule):
     def files(self) -> list[Path]:
         return self.list_files()
 
+    # ---- data.limit draws its subset over the files: a resume must find the same ones -------
+
+    def files_fingerprint(self) -> str:
+        return hashlib.sha1("\n".join(str(p.relative_to(self.root)) for p in self.files).encode()).hexdigest()[:16]
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), **({"limit_files": self.files_fingerprint()} if self.limit is not None else {})}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        if self.limit is not None and state.get("limit_files", self.files_fingerprint()) != self.files_fingerprint():
+            raise ConfigError(f"data.root={self.root} is not the folder this run started on (files were added, removed "
+                              f"or renamed since), and data.limit={self.limit} chose its images among those files: "
+                              f"put the folder back as it was to resume, or start a new run.")
+
     # ---- classes: one per first-level subfolder ------------------------------------------
 
     def class_names(self) -> list[str]:

@@ -212,6 +212,11 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.get("compile_mode") is not None and not cfg.get("compile"):
         raise ConfigError(f"compile_mode={cfg.compile_mode} does nothing without compile=true: add compile=true, "
                           f"or leave compile_mode out.")
+    limit = (cfg.get("data") or {}).get("limit")
+    if limit is not None and cfg.get("seed") is None:  # the subset is drawn from the seed
+        raise ConfigError(f"data.limit={limit} with seed=null: the {limit} images are drawn from the seed, so a resume "
+                          f"or the sampling views could not find the same ones again: set a seed (seed=42, the "
+                          f"default).")
     check_learning_rate(cfg.get("model") or {})
     check_trainer(cfg)
     typed = _typed_overrides()

@@ -162,7 +162,7 @@ def resume_sweep(sweep_dir: Path, others: list[str], read_saved) -> list[str]:
             read_checkpoint(last, "resume")
         except ConfigError as err:
             raise ConfigError(f"{str(err).rstrip('.')}; so resume={sweep_dir} would stop at that job: move its "
-                              f"folder aside to train it again, or resume the other jobs one by one.") from None
+                              f"folder out of the sweep folder to train it again, or resume the other jobs one by one.") from None
     os.environ[CONTINUE_SWEEP] = str(sweep_dir)
     kept = [o for o in hydra_overrides if override_key(o) not in ("hydra.mode", "hydra.sweep.dir")]
     return ["-m", *kept, *task, f"hydra.sweep.dir={hydra_quote(sweep_dir)}"]

@@ -32,8 +32,11 @@ def memorisation_line(samples, train, heldout) -> str:
         reference = f"real images: {memorisation.COPY_QUANTILE:.0%} by construction"
     verdict = "copies training images" if share >= memorisation.COPYING_SHARE else "no sign of copying"
     line = f"copy share {share:.1%} ({reference}): {verdict}"
-    if heldout is None or len(heldout) < 4 * memorisation.MIN_PER_CELL:
+    if heldout is None:
         return line + "; C_T needs real images the run did not train on (train with data.limit=N to keep some)"
+    if len(heldout) < 4 * memorisation.MIN_PER_CELL:
+        return line + (f"; C_T needs {4 * memorisation.MIN_PER_CELL} or more held-out images and this run kept "
+                       f"{len(heldout)} (a lower data.limit keeps more)")
     half = len(heldout) // 2  # one half is the test set; the other, scored as samples, is the reference
     ct = memorisation.data_copying_ct(samples, train, heldout[:half])
     ct_real = memorisation.data_copying_ct(heldout[half:], train, heldout[:half])

@@ -27,11 +27,7 @@ class RunData:
         self.datamodule = self.run.datamodule()
         if conditional:
             self.datamodule.use_labels()
-        seed = self.run.config.get("seed")
-        if seed is None and getattr(self.datamodule, "limit", None) is not None and view == "neighbours":
-            raise ConfigError(f"ckpt={ckpt} was trained on data.limit={self.datamodule.limit} images drawn with "
-                              f"seed=null, so which images it trained on cannot be known again, and view=neighbours "
-                              f"would compare with others: it needs a run trained with a seed (seed=42, the default).")
+        seed = self.run.config.get("seed")  # never null beside data.limit (refused when training)
         with torch.random.fork_rng():  # data.limit draws its subset from the run's seed, as training did
             torch.manual_seed(seed if seed is not None else 0)
             try:
