@@ -25,7 +25,7 @@ RECIPES = {
     # D takes 5 steps per G step, for 12 epochs
     "overpowering": (["model.n_critic=5", "trainer.max_epochs=12"], "d_overpowers", 374),
     "memorising": (["data.limit=200", "trainer.max_epochs=400", "callbacks.metrics.every_n_epochs=50",
-                    "callbacks.sample_grid.every_n_epochs=50"], "d_overfits", 1200),   # 200 images, 400 epochs
+                    "callbacks.sample_grid.every_n_epochs=50"], "d_overfits", 2400),   # 200 images, 400 epochs (6 batches each)
     "rpgan": (["model=rpgan", "trainer.max_epochs=6"], None, 468),
 }
 ALARM = re.compile(r"Health alarm \((\w+)\) at generator step (\d+)")
