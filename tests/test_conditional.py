@@ -265,3 +265,14 @@ def test_a_limited_folder_that_changed_since_its_run_started_is_not_resumed(tmp_
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
     (root / "dogs" / "new.png").unlink()
     run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path)  # the folder as it was: it resumes
+
+
+def test_a_limited_streamed_folder_says_which_chosen_files_cannot_be_read(tmp_path, caplog):
+    root = _class_folder(tmp_path / "pets", {"dogs": 12, "cats": 10})
+    (root / "cats" / "broken.png").write_bytes(b"not a png")
+    torch.manual_seed(0)
+    data = ImageFolderDataModule(str(root), image_size=8, channels=1, batch_size=4, num_workers=0, limit=23)
+    with caplog.at_level("WARNING"):
+        data.setup("fit")  # 23 of the 23 files: the broken one among them
+    assert "1 of the data.limit=23 files chosen cannot be read (broken.png): the run trains on 22 distinct images" \
+        in caplog.text

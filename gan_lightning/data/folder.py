@@ -208,7 +208,23 @@ class StreamFromDisk:
             self.heldout_files = [folder.files[i] for i in held.nonzero().flatten().tolist()]
             if folder.conditional:
                 folder.file_labels = folder.file_labels[chosen]  # indexed by the training files' order
+            self._say_unreadable_chosen()
         self._require_a_readable_image()
+
+    def _say_unreadable_chosen(self) -> None:
+        """data.limit's N counts files; one that cannot be decoded is replaced by a neighbour in its
+        batch, so the run trains on fewer distinct images: said once, with the names."""
+        folder, unreadable = self.folder, []
+        for path in self.train_files:
+            try:
+                load_image(path, folder.image_size, folder.channels)
+            except Exception:  # any decoding failure
+                unreadable.append(path.name)
+        if unreadable:
+            log.warning("%d of the data.limit=%d files chosen cannot be read (%s): the run trains on %d distinct "
+                        "images; remove them from data.root to have %d.", len(unreadable), folder.limit,
+                        ", ".join(unreadable[:5]) + (", ..." if len(unreadable) > 5 else ""),
+                        folder.limit - len(unreadable), folder.limit)
 
     def _require_a_readable_image(self) -> None:
         """A ConfigError, before training starts, when none of a spread of files decodes: a folder
