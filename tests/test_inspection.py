@@ -215,6 +215,10 @@ CASES = {
     "a row too wide": (["view=interpolation", "rows=1", "steps=100000"],
                        "steps=100000 makes each row 100000 images wide, wider than image viewers (and JPEG) open "
                        "(65,535 pixels): use steps=989 or fewer."),
+    "a grid row too wide": (["n=5000", "nrow=5000"], "nrow=5000 makes each row 5000 images wide, wider than image "
+                                                     "viewers (and JPEG) open (65,535 pixels): use nrow=1919 or fewer."),
+    "neighbours too wide": (["view=neighbours", "k=3000"], "k=3000 makes each row 3001 images wide, wider than image "
+                                                           "viewers (and JPEG) open (65,535 pixels): use k=988 or fewer."),
     "drawn enlarged": (["view=interpolation", "rows=2500", "steps=10"], "(drawn 2x as large) would be"),
     "outside a run dir": (["view=neighbours", "ckpt={tmp}/copied.ckpt"], "is not in a run directory"),
     "a key the view does not read": (["view=interpolation", "k=3"], "k=3 is not read by view=interpolation"),

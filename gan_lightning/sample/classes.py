@@ -25,7 +25,8 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
                           f"this one's samples).")
     check_out(out, PICTURES, "a picture")
     columns = args["nrow"] or COLUMNS
-    refuse_what_does_not_fit(len(names) * columns, hparams["image_shape"], grid=True, key="nrow", labelled=True)
+    refuse_what_does_not_fit(len(names) * columns, hparams["image_shape"], grid=True, key="nrow", labelled=True,
+                             columns=("nrow", columns, columns))
     latents = truncated(torch.randn(columns, hparams["latent_dim"], device=device), psi(args))
     noise, labels = per_class(latents, len(names))
     images = generate(generator, noise, args["batch_size"], labels).unflatten(0, (len(names), columns))

@@ -53,7 +53,9 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     out, shape = Path(args["out"]), hparams["image_shape"]
     check_out(out, (*PICTURES, ".npz"), "an image grid, or .npz for an array of images")
     npz = out.suffix.lower() == ".npz"
-    refuse_what_does_not_fit(args["n"], shape, grid=not npz)
+    nrow = args["nrow"]
+    refuse_what_does_not_fit(args["n"], shape, grid=not npz,
+                             columns=None if nrow is None else ("nrow", nrow, min(nrow, args["n"])))
     cropped(torch.empty(0, *shape), args["crop"], shape)  # refused before drawing
     if list(shape) == PADDED_DIGITS and args["crop"] is None and npz:
         print(f"These are 1x32x32 images: if they are digits padded by data.image_size=32 (model=quickstart), "

@@ -14,14 +14,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.errors import ConfigError
 from gan_lightning.nets.conditional import with_class_weights
 from gan_lightning.sample.arguments import psi
 from gan_lightning.sample.latents import generate, slerp, truncated
 from gan_lightning.sample.output import PICTURES, beside, check_out, refuse_what_does_not_fit, write
-from gan_lightning.sample.picture import GAP, enlargement, labelled_grid, to_frames
+from gan_lightning.sample.picture import labelled_grid, to_frames
 
-MAX_SIDE = 65_535         # pixels: JPEG's largest side, and more than most viewers open
 WALK_POINTS = 4           # the animated walk loops through this many random latents
 FRAME_MILLISECONDS = 80
 
@@ -49,12 +47,9 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     rows, steps = args["rows"], args["steps"]
     check_out(out, PICTURES, "a picture; the animated walk goes beside it as a .gif", (beside(out, "_walk.gif"),))
     classes = hparams.get("class_names")
-    widest = (MAX_SIDE - 256) // (shape[-1] * enlargement(shape) + GAP)  # a row's images, their gaps, its label
-    if steps > widest:
-        raise ConfigError(f"steps={steps} makes each row {steps} images wide, wider than image viewers (and JPEG) "
-                          f"open ({MAX_SIDE:,} pixels): use steps={widest} or fewer.")
     key = f"rows={rows} or steps={steps}"
-    refuse_what_does_not_fit(rows * steps * (2 if classes else 1), shape, grid=True, key=key, labelled=True)
+    refuse_what_does_not_fit(rows * steps * (2 if classes else 1), shape, grid=True, key=key, labelled=True,
+                             columns=("steps", steps, steps))
     refuse_what_does_not_fit(WALK_POINTS * steps * rows, shape, grid=True, key=key)
     ends = truncated(torch.randn(2, rows, hparams["latent_dim"], device=device), psi(args))
     t = torch.linspace(0, 1, steps, device=device)

@@ -48,8 +48,6 @@ def memorisation_line(samples, train, heldout) -> str:
 def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     out, shape, k = Path(args["out"]), hparams["image_shape"], args["k"]
     check_out(out, PICTURES, "a picture")
-    refuse_what_does_not_fit(args["rows"] * (k + 1), shape, grid=True, key=f"rows={args['rows']} or k={k}",
-                             labelled=True)
     refuse_what_does_not_fit(args["num_samples"], shape, grid=False, key="num_samples")
     classes = hparams.get("class_names")
     data = RunData(args["ckpt"], "neighbours", conditional=classes is not None)
@@ -57,6 +55,8 @@ def draw(args: dict, generator: nn.Module, hparams: dict, device: str) -> str:
     if k > len(train_images):
         raise ConfigError(f"k={k} is more than the {len(train_images)} images the run trained on: use k="
                           f"{len(train_images)} or fewer (7 is StudioGAN's).")
+    refuse_what_does_not_fit(args["rows"] * (k + 1), shape, grid=True, key=f"rows={args['rows']} or k={k}",
+                             labelled=True, columns=("k", k, k + 1))
     extractor = data.extractor(shape, device, args["inception_weights"])
     train = features_of(extractor, train_images, args["batch_size"], device)
     heldout = data.heldout_images()

@@ -11,6 +11,7 @@ from PIL import Image
 from gan_lightning.errors import ConfigError
 
 PICTURES = (".png", ".jpg", ".jpeg")
+MAX_SIDE = 65_535  # pixels: JPEG's largest side, and more than most image viewers open
 
 
 def check_out(out: Path, suffixes: tuple[str, ...], what: str, also: tuple[Path, ...] = ()) -> None:
@@ -43,14 +44,23 @@ def beside(out: Path, name: str) -> Path:
     return out.with_name(out.stem + name)
 
 
-def refuse_what_does_not_fit(n: int, image_shape: list[int], grid: bool, key: str = "n", labelled: bool = False) -> None:
+def refuse_what_does_not_fit(n: int, image_shape: list[int], grid: bool, key: str = "n", labelled: bool = False,
+                             columns: tuple[str, int, int] | None = None) -> None:
     """The images are made in memory (float32) before they are written, a grid several times over
     (the grid, its 8-bit copy, the encoder's): refuse a number that cannot fit, and a grid larger
-    than image viewers (and PIL, Image.MAX_IMAGE_PIXELS) open. `key` names what sets n;
-    `labelled`: a picture.labelled_grid, whose small images are drawn enlarged."""
-    from gan_lightning.sample.picture import enlargement
+    than image viewers (and PIL, Image.MAX_IMAGE_PIXELS) open, or wider (MAX_SIDE). `key` names
+    what sets n; `labelled`: a picture.labelled_grid, whose small images are drawn enlarged;
+    `columns`: (the key that sets a row's length, its value, the images a row then holds)."""
+    from gan_lightning.sample.picture import GAP, enlargement
 
     scale = enlargement(image_shape) if labelled else 1
+    if grid and columns is not None:
+        column_key, value, wide = columns
+        widest = (MAX_SIDE - 256) // (image_shape[-1] * scale + GAP)  # a row's images, their gaps, its label
+        if wide > widest:
+            raise ConfigError(f"{column_key}={value} makes each row {wide} images wide, wider than image viewers (and "
+                              f"JPEG) open ({MAX_SIDE:,} pixels): use {column_key}={widest - max(0, wide - value)} "
+                              f"or fewer.")
     pixels = math.prod(image_shape[1:]) * scale * scale
     if grid and n * pixels > Image.MAX_IMAGE_PIXELS:
         npz = ", or use out=samples.npz for many images" if not labelled else ""
