@@ -85,6 +85,11 @@ class ResumableShuffle(Sampler[int]):
         return iter(order[skip:].tolist())
 
 
+def fixed_choice(size: int, n: int | None, seed: int) -> Tensor:
+    """`n` of `size` indices (all, with None) in a random order fixed by `seed`."""
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+
+
 def subset(size: int, n: int, seed: int, labels: Tensor | None = None) -> Tensor:
     """`n` of `size` indices, a fixed random choice for `seed`; with `labels`, as many of each class
     as the classes allow (they differ by one at most, unless a class runs out)."""
@@ -173,18 +178,16 @@ class InMemoryImageDataModule(L.LightningDataModule):
         labels = self.load_labels() if self.conditional or (self.limit and self._has_labels()) else None
         self.all_images = images
         if self.limit is not None:
-            chosen = self.choose_limited(images.shape[0], labels)
-            held = torch.ones(images.shape[0], dtype=torch.bool)
-            held[chosen] = False
+            chosen, held = self.choose_limited(images.shape[0], labels)
             self._heldout = images[held]
             images, labels = images[chosen], None if labels is None else labels[chosen]
         self.images = images
         if self.conditional:
             self.labels = labels
 
-    def choose_limited(self, size: int, labels: Tensor | None) -> Tensor:
-        """data.limit's indices among `size` images (class-balanced with `labels`), drawn from the
-        run's seed, or a ConfigError when the limit cannot be met."""
+    def choose_limited(self, size: int, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(data.limit's indices among `size` images, class-balanced with `labels` and drawn from the
+        run's seed; the others, held out), or a ConfigError when the limit cannot be met."""
         if self.limit > size:
             raise ConfigError(f"data.limit={self.limit} is more than the {size:,} images of {self.name}: lower it, "
                               f"or leave it out to train on all of them.")
@@ -195,7 +198,10 @@ class InMemoryImageDataModule(L.LightningDataModule):
             logging.getLogger(__name__).warning(
                 "data.limit=%d is all %s images of %s: none is held out, so the d_overfits health alarm and the "
                 "sampling CLI's C_T have no unseen images to compare with.", self.limit, f"{size:,}", self.name)
-        return subset(size, self.limit, torch.initial_seed(), labels)
+        chosen = subset(size, self.limit, torch.initial_seed(), labels)
+        held = torch.ones(size, dtype=torch.bool)
+        held[chosen] = False
+        return chosen, held.nonzero().flatten()
 
     def _has_labels(self) -> bool:
         try:
@@ -208,15 +214,13 @@ class InMemoryImageDataModule(L.LightningDataModule):
         """Up to `n` (default all) real images left out of training by data.limit (a fixed choice), or None."""
         if self._heldout is None or len(self._heldout) == 0:
             return None
-        order = torch.randperm(len(self._heldout), generator=torch.Generator().manual_seed(0))
-        return self._heldout[order[:n]]
+        return self._heldout[fixed_choice(len(self._heldout), n, seed=0)]
 
     def real_images(self, n: int, seed: int = 0, training_only: bool = False) -> Tensor:
         """`n` images of the data set (all, if fewer), uint8, a fixed random choice: the metrics' real set.
         Under data.limit they come from the whole data set, unless `training_only`."""
         pool = self.images if training_only or self.all_images is None else self.all_images
-        order = torch.randperm(pool.shape[0], generator=torch.Generator().manual_seed(seed))
-        return pool[order[:n]]
+        return pool[fixed_choice(pool.shape[0], n, seed)]
 
     def shuffle(self, size: int) -> ResumableShuffle:
         """The training order over `size` items: its seed is fixed by seed_everything (random

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from gan_lightning.data.base import InMemoryImageDataModule, class_shares, to_signed_unit
+from gan_lightning.data.base import InMemoryImageDataModule, class_shares, fixed_choice, to_signed_unit
 from gan_lightning.data.image_files import (
     MAX_UNREADABLE_RUN,
     ImageFiles,
@@ -201,11 +201,9 @@ class StreamFromDisk:
                               f"in data.root={folder.root}: lower data.batch_size.")
         self.train_files = folder.files
         if folder.limit is not None:  # data.limit: these files are trained on, the rest held out
-            chosen = folder.choose_limited(len(folder.files), folder.labels_of_files())
-            held = torch.ones(len(folder.files), dtype=torch.bool)
-            held[chosen] = False
+            chosen, held = folder.choose_limited(len(folder.files), folder.labels_of_files())
             self.train_files = [folder.files[i] for i in chosen.tolist()]
-            self.heldout_files = [folder.files[i] for i in held.nonzero().flatten().tolist()]
+            self.heldout_files = [folder.files[i] for i in held.tolist()]
             if folder.conditional:
                 folder.file_labels = folder.file_labels[chosen]  # indexed by the training files' order
             self._say_unreadable_chosen()
@@ -247,14 +245,13 @@ class StreamFromDisk:
 
     def real_images(self, n: int, seed: int, training_only: bool) -> Tensor:  # the metrics': from all the files
         files = self.train_files if training_only else self.folder.files
-        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:n]
-        return self.folder.decode([files[i] for i in order.tolist()])
+        return self.folder.decode([files[i] for i in fixed_choice(len(files), n, seed).tolist()])
 
     def heldout_images(self, n: int | None) -> Tensor | None:
         if not self.heldout_files:
             return None
-        order = torch.randperm(len(self.heldout_files), generator=torch.Generator().manual_seed(0))[:n]
-        return self.folder.decode([self.heldout_files[i] for i in order.tolist()])
+        chosen = fixed_choice(len(self.heldout_files), n, seed=0)
+        return self.folder.decode([self.heldout_files[i] for i in chosen.tolist()])
 
     def training_images(self) -> Tensor:
         return self.folder.decode(self.train_files)
