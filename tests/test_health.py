@@ -4,20 +4,23 @@ and data.limit's held-out images. Which runs are sick, and that healthy ones rai
 measured by benchmarks/health_catalogue.py (docs/health.md)."""
 
 import csv
+import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from conftest import MLP, read_scalars, run_cli
-from gan_lightning.callbacks.health import ranked_right
+from gan_lightning.callbacks.health import TrainingHealth, ranked_right
 from gan_lightning.data import MNIST5kDataModule
+from gan_lightning.objective.losses import LOSSES
 
 RUN = ("model=gan", f"net.g_hidden={MLP['g_hidden']}", f"net.d_hidden={MLP['d_hidden']}", "trainer.max_epochs=2",
        "trainer.limit_train_batches=12", "trainer.log_every_n_steps=2", "trainer.enable_progress_bar=false",
        "callbacks.metrics.feature=null", "data.batch_size=32")
 # A young MLP critic tells digits from a young G's noise at once: with these thresholds it "overpowers" by step 6.
 TOUCHY = ("callbacks.health.warmup_generator_steps=0", "callbacks.health.patience=3",
-          "callbacks.health.overpowered_accuracy=0.6")
+          "callbacks.health.overpowered_accuracy=0.6", "callbacks.health.overpowered_loss=1.0")
 
 
 def alarms(text: str) -> list[str]:
@@ -34,7 +37,7 @@ def test_ranked_right_is_the_share_of_pairs_in_order_ties_half():
 def test_health_scalars_and_one_alarm_line_with_evidence_and_advice(tmp_path):
     proc = run_cli(*RUN, *TOUCHY, "hydra.run.dir=run", cwd=tmp_path)
     scalars = read_scalars(tmp_path / "run" / "tensorboard")
-    for name in ("health/d_accuracy", "health/r_t", "health/grad_norm_d", "health/grad_norm_g"):
+    for name in ("health/d_accuracy", "health/d_loss_ratio", "health/r_t", "health/grad_norm_d", "health/grad_norm_g"):
         # every logging step (every 2nd G step), on the generator-step axis, as train/loss_g
         assert [step for step, _ in scalars[name]] == [step for step, _ in scalars["train/loss_g"]], name
         assert all(torch.isfinite(torch.tensor(value)) for _, value in scalars[name])
@@ -43,10 +46,27 @@ def test_health_scalars_and_one_alarm_line_with_evidence_and_advice(tmp_path):
     shown = alarms(proc.stdout + proc.stderr)  # (Hydra logs to stdout)
     assert len(shown) == 1, proc.stderr[-2000:]  # raised once, though the streak goes on
     assert shown[0].startswith("Health alarm (d_overpowers) at generator step ")
-    assert "of real-fake pairs right at 3 logging steps in a row" in shown[0] and "Try: " in shown[0]
+    assert "of real-fake pairs right with a loss " in shown[0] and "% of a coin toss's at 3 logging steps in a row" in shown[0]
+    assert "Try: " in shown[0]
     assert alarms((tmp_path / "run" / "train.log").read_text()) == shown
     assert proc.returncode == 0  # on_alarm=warn: the run goes on to its budget
     assert "health/heldout_accuracy" not in scalars  # no data.limit: no held-out images
+
+
+@pytest.mark.parametrize("loss, coin_toss", [("bce", 2 * math.log(2)), ("relativistic", math.log(2)), ("hinge", 2.0),
+                                              ("least_squares", 0.5), ("wasserstein", 0.0)])
+def test_the_coin_toss_loss_is_each_losss_loss_when_d_cannot_tell(loss, coin_toss):
+    module = SimpleNamespace(discriminator_loss=LOSSES[loss].discriminator)
+    scores = torch.tensor([3.0, -1.0, 0.5])
+    assert TrainingHealth()._coin_toss(module, scores, scores.flip(0)) == pytest.approx(coin_toss)
+
+
+def test_a_d_that_ranks_every_pair_right_by_a_small_margin_raises_no_alarm(tmp_path):
+    # the run above, whose young D ranks pairs right: asked for a loss under 1% of a coin toss's, it is no alarm
+    proc = run_cli(*RUN, *TOUCHY, "callbacks.health.overpowered_loss=0.01", "hydra.run.dir=run", cwd=tmp_path)
+    ratios = [value for _, value in read_scalars(tmp_path / "run" / "tensorboard")["health/d_loss_ratio"]]
+    assert min(ratios) > 0.01  # (so the accuracy streak alone decides nothing)
+    assert alarms(proc.stdout + proc.stderr) == []
 
 
 def test_an_alarm_that_stops_keeps_the_checkpoint_resumes_without_a_repeat_and_compare_shows_it(tmp_path):

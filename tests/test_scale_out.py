@@ -50,7 +50,8 @@ def test_ddp_sim_keeps_ranks_in_sync_with_different_noise(tmp_path, model, monke
         # a health alarm that a young D raises at once: both ranks act on rank zero's, one line; ADA's and
         # APA's p from both ranks' signs, LeCam's averages from both ranks' scores
         "gan": ["callbacks.health.warmup_generator_steps=0", "callbacks.health.patience=2",
-                "callbacks.health.overpowered_accuracy=0.6", "trainer.log_every_n_steps=1",
+                "callbacks.health.overpowered_accuracy=0.6", "callbacks.health.overpowered_loss=1.0",
+                "trainer.log_every_n_steps=1",
                 "augment=ada", "augment.kimg=0.1", "augment.interval=2",
                 "reg=[lecam,apa]", "reg.apa.kimg=0.1", "reg.apa.interval=2"],
     }.get(model, [])

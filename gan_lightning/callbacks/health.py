@@ -2,8 +2,11 @@
 
 Scalars under health/ on the generator-step axis, at the logging steps (their one host sync):
 - health/d_accuracy: the share of (real, fake) pairs of the latest critic batch that D ranks the
-  right way round (ROC AUC of its scores; any loss, any scale). Near 1 for long: D has won and
-  G learns little from it.
+  right way round (ROC AUC of its scores; any loss, any scale).
+- health/d_loss_ratio: D's loss on that batch over its loss when it scores every image alike (a
+  coin toss: 2 log 2 for bce, log 2 for relativistic, 2 for hinge). Near 0 with an accuracy near 1
+  for long: D has won outright, ganhacks' "D loss goes to 0". Under R1/R2 a D may rank every pair
+  right by a small margin (RpGAN's loss near log 2) and G still learns: that is no alarm.
 - health/r_t: ADA's overfitting heuristic E[sign D(x)] (Karras et al. 2020), for losses whose
   scores are centred on 0 (bce, hinge).
 - health/heldout_accuracy, with real images D never trains on (data.limit leaves them out):
@@ -53,11 +56,12 @@ def ranked_right(higher: Tensor, lower: Tensor) -> Tensor:
 
 class TrainingHealth(L.Callback):
     def __init__(self, on_alarm: str = "warn", warmup_generator_steps: int = 100, patience: int = 10,
-                 overpowered_accuracy: float = 0.99, overfit_accuracy: float = 0.75, heldout_images: int = 128,
+                 overpowered_accuracy: float = 0.99, overpowered_loss: float = 0.25, overfit_accuracy: float = 0.75, heldout_images: int = 128,
                  spread_floor: float = 0.2, coverage_floor: float = 0.7, fid_rise: float = 1.0):
         if on_alarm not in ("warn", "stop"):
             raise ConfigError(f"callbacks.health.on_alarm={on_alarm!r} must be warn or stop.")
         for key, value, low, high in (("overpowered_accuracy", overpowered_accuracy, 0.5, 1.0),
+                                      ("overpowered_loss", overpowered_loss, 0.0, 1.0),
                                       ("overfit_accuracy", overfit_accuracy, 0.5, 1.0),
                                       ("spread_floor", spread_floor, 0.0, 1.0),
                                       ("coverage_floor", coverage_floor, 0.0, 1.0)):
@@ -73,6 +77,7 @@ class TrainingHealth(L.Callback):
                               f"(1.0: an alarm when FID doubles its best).")
         self.on_alarm, self.warmup, self.patience = on_alarm, warmup_generator_steps, patience
         self.overpowered_accuracy, self.overfit_accuracy = overpowered_accuracy, overfit_accuracy
+        self.overpowered_loss = overpowered_loss
         self.heldout_count, self.spread_floor, self.coverage_floor = heldout_images, spread_floor, coverage_floor
         self.fid_rise = fid_rise
         # What a checkpoint carries: the alarms raised, the streaks of sick logging steps, the best FID.
@@ -82,6 +87,7 @@ class TrainingHealth(L.Callback):
         self.evaluations = 0
         self._pairs: tuple[Tensor, Tensor] | None = None  # (training images, held-out images), uint8
         self._evaluated_at: int | None = None
+        self._coin_toss_loss: float | None = None  # D's loss when it cannot tell; 0 for Wasserstein (no floor)
 
     # ---- set-up ---------------------------------------------------------------------------
 
@@ -109,6 +115,9 @@ class TrainingHealth(L.Callback):
             return
         real_scores, fake_scores = pl_module.last_scores
         signals = {"health/d_accuracy": ranked_right(real_scores, fake_scores)}
+        coin_toss = self._coin_toss(pl_module, real_scores, fake_scores)
+        if coin_toss > 0:
+            signals["health/d_loss_ratio"] = pl_module.discriminator_loss(real_scores, fake_scores).detach() / coin_toss
         loss = LOSSES.get(pl_module.own_loss or pl_module.hparams.loss)
         if loss is not None and loss.centred:
             signals["health/r_t"] = real_scores.detach().float().sign().mean()
@@ -119,13 +128,16 @@ class TrainingHealth(L.Callback):
         values = dict(zip(signals, torch.stack(list(signals.values())).tolist(), strict=True))  # one host sync
         step = pl_module.generator_steps
         alarms = []  # (the streaks count from the start; an alarm waits for the warm-up's end)
-        overpowered = self._streak("d_overpowers", values["health/d_accuracy"] >= self.overpowered_accuracy)
+        ratio = values.get("health/d_loss_ratio")  # (none for a loss without a floor: ranking alone)
+        overpowered = self._streak("d_overpowers", values["health/d_accuracy"] >= self.overpowered_accuracy
+                                   and (ratio is None or ratio <= self.overpowered_loss))
         heldout = values.get("health/heldout_accuracy")
         overfit = heldout is not None and self._streak("d_overfits", heldout >= self.overfit_accuracy)
         if step >= self.warmup:
             if overpowered:
+                loss = "" if ratio is None else f" with a loss {ratio:.0%} of a coin toss's"
                 alarms.append(("d_overpowers", f"D ranked {values['health/d_accuracy']:.1%} of real-fake pairs "
-                               f"right at {self.streaks['d_overpowers']} logging steps in a row"
+                               f"right{loss} at {self.streaks['d_overpowers']} logging steps in a row"
                                f"{self._scores_text(pl_module)}"))
             if overfit:
                 r_t = f", r_t {values['health/r_t']:.2f}" if "health/r_t" in values else ""
@@ -133,6 +145,13 @@ class TrainingHealth(L.Callback):
                                f"above held-out real ones in {heldout:.0%} of pairs at {self.streaks['d_overfits']} logging "
                                f"steps in a row (0.5: no memory of them{r_t})"))
         self._raise(trainer, step, alarms)
+
+    def _coin_toss(self, pl_module, real_scores: Tensor, fake_scores: Tensor) -> float:
+        """D's loss (the module's own discriminator_loss) when it scores every image 0; one host sync, once."""
+        if self._coin_toss_loss is None:
+            zeros = torch.zeros_like(real_scores), torch.zeros_like(fake_scores)
+            self._coin_toss_loss = float(pl_module.discriminator_loss(*zeros))
+        return self._coin_toss_loss
 
     def _streak(self, name: str, sick: bool) -> bool:
         self.streaks[name] = self.streaks[name] + 1 if sick else 0
