@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from omegaconf import ListConfig
 from omegaconf.errors import MissingMandatoryValue
 
 
@@ -23,6 +24,17 @@ class OneLineError(Exception):
 
     exit_code = 2
     note = ""
+
+
+def as_typed(value) -> str:
+    """`value` spelled as on the command line: null, true, [true, 2], 'text'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple, ListConfig)):
+        return "[" + ", ".join(as_typed(item) for item in value) + "]"
+    return repr(value)
 
 
 class ConfigError(OneLineError, ValueError):

@@ -48,13 +48,16 @@ def test_health_scalars_and_one_alarm_line_with_evidence_and_advice(tmp_path):
     assert shown[0].startswith("Health alarm (d_overpowers) at generator step ")
     assert "of real-fake pairs right with a loss " in shown[0] and "% of a coin toss's at 3 logging steps in a row" in shown[0]
     assert "Try: " in shown[0]
+    step = int(shown[0].split("at generator step ")[1].split(":")[0])
+    d_x = float(shown[0].split("(D(x) ")[1].split(",")[0])
+    assert d_x == pytest.approx(dict(scalars["train/D_x"])[step], rel=0.01)  # this step's D(x), not an older one
     assert alarms((tmp_path / "run" / "train.log").read_text()) == shown
     assert proc.returncode == 0  # on_alarm=warn: the run goes on to its budget
     assert "health/heldout_accuracy" not in scalars  # no data.limit: no held-out images
 
 
 @pytest.mark.parametrize("loss, coin_toss", [("bce", 2 * math.log(2)), ("relativistic", math.log(2)), ("hinge", 2.0),
-                                              ("least_squares", 0.5), ("wasserstein", 0.0)])
+                                              ("least_squares", 0.25), ("wasserstein", 0.0)])
 def test_the_coin_toss_loss_is_each_losss_loss_when_d_cannot_tell(loss, coin_toss):
     module = SimpleNamespace(discriminator_loss=LOSSES[loss].discriminator)
     scores = torch.tensor([3.0, -1.0, 0.5])
@@ -149,13 +152,18 @@ def test_limited_data_shows_whether_d_memorises_its_images(tmp_path, data):
     ("data.limit=6000", "data.limit=6000 is more than the 5,000 images of mnist5k: lower it"),
     ("data.limit=0", "data.limit=0 must be a positive whole number of images"),
     ("data.limit=8", "data.limit=8 is fewer images than one batch (data.batch_size=32)"),
-    ("callbacks.health.on_alarm=maybe", "callbacks.health.on_alarm='maybe' must be warn or stop."),
-    ("callbacks.health.patience=0", "callbacks.health.patience=0 must be a whole number of at least 1."),
-    ("callbacks.health.overfit_accuracy=2", "callbacks.health.overfit_accuracy=2 must be a number in (0.5, 1.0]."),
+    ("callbacks.health.on_alarm=maybe", "callbacks.health.on_alarm='maybe' must be warn or stop: "
+                                        "e.g. callbacks.health.on_alarm='warn', the default."),
+    ("callbacks.health.patience=0", "callbacks.health.patience=0 must be a whole number of at least 1: "
+                                    "e.g. callbacks.health.patience=10, the default."),
+    ("callbacks.health.overfit_accuracy=2", "callbacks.health.overfit_accuracy=2 must be a number in (0.5, 1.0]: "
+                                            "e.g. callbacks.health.overfit_accuracy=0.75, the default."),
+    ("callbacks.health.overpowered_loss=null", "callbacks.health.overpowered_loss=null must be a number in (0.0, 1.0]: "
+                                               "e.g. callbacks.health.overpowered_loss=0.25, the default."),
     ("data.limit=1000 seed=null", "data.limit=1000 with seed=null: the 1000 images are drawn from the seed, so a "
                                   "resume or the sampling views could not find the same ones again"),
 ], ids=["limit above the data", "limit zero", "limit below a batch", "on_alarm word", "patience zero",
-        "accuracy above one", "limit without a seed"])
+        "accuracy above one", "loss share null", "limit without a seed"])
 def test_bad_health_and_limit_values_are_one_sentence_and_write_nothing(tmp_path, override, sentence):
     proc = run_cli(*RUN, *override.split(), "hydra.run.dir=run", cwd=tmp_path, check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
@@ -191,7 +199,7 @@ def test_evaluation_alarms_wait_for_the_second_evaluation_and_come_once(caplog):
     assert lines[0].startswith("Health alarm (fid_worse) at generator step 300: FID rose to 121.0 from its best, "
                                "60.0 at generator step 200.")
     assert lines[1].startswith("Health alarm (mode_collapse) at generator step 400: the samples' variance in the "
-                               "metric's feature space is 10% of the real images'")
+                               "metric's feature space is 10.0% of the real images'")
     assert len(lines) == 2
     assert TrainingHealth().state_dict()["evaluations"] == 0 and health.state_dict()["evaluations"] == 5
 

@@ -3,8 +3,8 @@
 Scalars under health/ on the generator-step axis, at the logging steps (their one host sync):
 - health/d_accuracy: the share of (real, fake) pairs of the latest critic batch that D ranks the
   right way round (ROC AUC of its scores; any loss, any scale).
-- health/d_loss_ratio: D's loss on that batch over its loss when it scores every image alike (a
-  coin toss: 2 log 2 for bce, log 2 for relativistic, 2 for hinge). Near 0 with an accuracy near 1
+- health/d_loss_ratio: D's loss on that batch over its least loss when it scores every image
+  alike (a coin toss: 2 log 2 for bce, log 2 for relativistic, 2 for hinge). Near 0 with an accuracy near 1
   for long: D has won outright, ganhacks' "D loss goes to 0". Under R1/R2 a D may rank every pair
   right by a small margin (RpGAN's loss near log 2) and G still learns: that is no alarm.
 - health/r_t: ADA's overfitting heuristic E[sign D(x)] (Karras et al. 2020), for losses whose
@@ -23,6 +23,7 @@ run and kind; `on_alarm=stop` then stops the run as Ctrl-C does (last.ckpt kept,
 command printed). The state (what was raised, the streaks, the best FID) is in checkpoints.
 """
 
+import inspect
 import logging
 import math
 
@@ -30,7 +31,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, as_typed
 from gan_lightning.nets.conditional import with_labels
 from gan_lightning.objective.losses import LOSSES
 
@@ -58,23 +59,27 @@ class TrainingHealth(L.Callback):
     def __init__(self, on_alarm: str = "warn", warmup_generator_steps: int = 100, patience: int = 10,
                  overpowered_accuracy: float = 0.99, overpowered_loss: float = 0.25, overfit_accuracy: float = 0.75, heldout_images: int = 128,
                  spread_floor: float = 0.2, coverage_floor: float = 0.7, fid_rise: float = 1.0):
+        defaults = {key: parameter.default for key, parameter in inspect.signature(TrainingHealth).parameters.items()}
+
+        def refuse(key: str, value, rule: str) -> None:
+            raise ConfigError(f"callbacks.health.{key}={as_typed(value)} must be {rule}: "
+                              f"e.g. callbacks.health.{key}={as_typed(defaults[key])}, the default.")
+
         if on_alarm not in ("warn", "stop"):
-            raise ConfigError(f"callbacks.health.on_alarm={on_alarm!r} must be warn or stop.")
+            refuse("on_alarm", on_alarm, "warn or stop")
         for key, value, low, high in (("overpowered_accuracy", overpowered_accuracy, 0.5, 1.0),
                                       ("overpowered_loss", overpowered_loss, 0.0, 1.0),
                                       ("overfit_accuracy", overfit_accuracy, 0.5, 1.0),
                                       ("spread_floor", spread_floor, 0.0, 1.0),
                                       ("coverage_floor", coverage_floor, 0.0, 1.0)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not low < value <= high:
-                raise ConfigError(f"callbacks.health.{key}={value!r} must be a number in ({low}, {high}].")
+                refuse(key, value, f"a number in ({low}, {high}]")
         for key, value in (("warmup_generator_steps", warmup_generator_steps), ("patience", patience),
                            ("heldout_images", heldout_images)):
             if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "patience" else 0):
-                raise ConfigError(f"callbacks.health.{key}={value!r} must be a whole number"
-                                  f"{' of at least 1' if key == 'patience' else ', 0 or more'}.")
+                refuse(key, value, f"a whole number{' of at least 1' if key == 'patience' else ', 0 or more'}")
         if isinstance(fid_rise, bool) or not isinstance(fid_rise, int | float) or fid_rise <= 0:
-            raise ConfigError(f"callbacks.health.fid_rise={fid_rise!r} must be a positive number "
-                              f"(1.0: an alarm when FID doubles its best).")
+            refuse("fid_rise", fid_rise, "a positive number (1.0: an alarm when FID doubles its best)")
         self.on_alarm, self.warmup, self.patience = on_alarm, warmup_generator_steps, patience
         self.overpowered_accuracy, self.overfit_accuracy = overpowered_accuracy, overfit_accuracy
         self.overpowered_loss = overpowered_loss
@@ -147,10 +152,12 @@ class TrainingHealth(L.Callback):
         self._raise(trainer, step, alarms)
 
     def _coin_toss(self, pl_module, real_scores: Tensor, fake_scores: Tensor) -> float:
-        """D's loss (the module's own discriminator_loss) when it scores every image 0; one host sync, once."""
+        """D's least loss (the module's own discriminator_loss) when it gives every image the same
+        score, tried from -2 to 2 (0 for bce, 0.5 for least_squares); one host sync, once."""
         if self._coin_toss_loss is None:
-            zeros = torch.zeros_like(real_scores), torch.zeros_like(fake_scores)
-            self._coin_toss_loss = float(pl_module.discriminator_loss(*zeros))
+            alike = (pl_module.discriminator_loss(torch.full_like(real_scores, c), torch.full_like(fake_scores, c))
+                     for c in torch.linspace(-2, 2, 41).tolist())
+            self._coin_toss_loss = float(torch.stack([loss.detach().float() for loss in alike]).min())
         return self._coin_toss_loss
 
     def _streak(self, name: str, sick: bool) -> bool:
@@ -177,10 +184,11 @@ class TrainingHealth(L.Callback):
 
     @staticmethod
     def _scores_text(pl_module) -> str:
-        shown = pl_module.trainer.callback_metrics
+        """This logging step's D(x), D(G(z)) and G's gradient norm, as the module will log them."""
+        shown = {name: pl_module.pending(name) for name in ("train/D_x", "train/D_G_z", "health/grad_norm_g")}
         parts = [f"{label} {float(shown[name]):.3g}" for name, label in
                  (("train/D_x", "D(x)"), ("train/D_G_z", "D(G(z))"), ("health/grad_norm_g", "G's gradient norm"))
-                 if name in shown]
+                 if shown[name] is not None]
         return f" ({', '.join(parts)})" if parts else ""
 
     # ---- evaluations ----------------------------------------------------------------------
@@ -208,7 +216,7 @@ class TrainingHealth(L.Callback):
         coverage = metrics.get("val/class_coverage")
         if spread is not None and float(spread) < self.spread_floor:
             alarms.append(("mode_collapse", f"the samples' variance in the metric's feature space is "
-                           f"{float(spread):.0%} of the real images' (alarm below {self.spread_floor:.0%})"))
+                           f"{float(spread):.1%} of the real images' (alarm below {self.spread_floor:.0%})"))
         elif coverage is not None and float(coverage) < self.coverage_floor * 10:
             alarms.append(("mode_collapse", f"the samples cover {float(coverage):.0f} of the 10 digit classes "
                            f"(alarm below {self.coverage_floor * 10:.0f})"))

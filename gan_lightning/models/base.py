@@ -222,6 +222,10 @@ class GANModule(L.LightningModule):
         costs no host sync. From a callback: `pl_module.report(...)` in on_train_batch_end."""
         self._reported[name] = value.detach() if torch.is_tensor(value) else value
 
+    def pending(self, name: str) -> Tensor | float | None:
+        """What was reported as `name` since the last logging step (None if nothing): what this step logs."""
+        return self._reported.get(name)
+
     def watch_scores(self, real_scores: Tensor, fake_scores: Tensor) -> None:
         """D's scores on this critic step's real and fake images: logged as D(x) and D(G(z))
         (probabilities or raw scores, as the loss group says), summed into the epoch's divergence

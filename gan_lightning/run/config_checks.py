@@ -9,7 +9,7 @@ from importlib.resources import files
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from gan_lightning.errors import ConfigError, require_number
+from gan_lightning.errors import ConfigError, as_typed, require_number
 
 log = logging.getLogger(__name__)
 SEED_LIMIT = 2**32  # numpy's seeds, which seed_everything sets too
@@ -45,17 +45,6 @@ def refuse_unknown_keys(cfg: DictConfig) -> None:
         raise ConfigError(f"{key}={cfg[key]} is not a key gan_lightning reads, so it would be ignored: {hint}")
 
 
-def as_typed(value) -> str:
-    """`value` spelled as on the command line: null, true, [true, 2], 'text'."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple, ListConfig)):
-        return "[" + ", ".join(as_typed(item) for item in value) + "]"
-    return repr(value)
-
-
 def check_seed(seed) -> None:
     if seed is None:
         return
@@ -86,7 +75,7 @@ def check_schedule_finals(cfg: DictConfig, typed: list[str]) -> None:
 
 # Above this a learning rate is a typo (1e6 for 1e-6): every step throws the weights away.
 LR_REFUSED = 1.0
-# Above this GANs' Adam and RMSprop steps (1e-5 to 1e-3 in the papers) blow the losses up.
+# Above this GANs' Adam and RMSprop steps (1e-5 to a few 1e-3: the papers, R3GAN's and this front door's) blow the losses up.
 LR_WARNED = 0.01
 
 
@@ -97,10 +86,10 @@ def check_learning_rate(model: DictConfig) -> None:
     if isinstance(lr, bool) or not isinstance(lr, (int, float)):
         return
     if lr > LR_REFUSED:
-        raise ConfigError(f"model.lr={lr} is far above any GAN's learning rate (1e-5 to 1e-3; above {LR_REFUSED:g} "
+        raise ConfigError(f"model.lr={lr} is far above any GAN's learning rate (1e-5 to about 5e-3; above {LR_REFUSED:g} "
                           f"every step throws the weights away): use e.g. model.lr=0.0002.")
     if lr > LR_WARNED:
-        log.warning("model.lr=%g is far above the 1e-5 to 1e-3 that GANs train with: expect the losses to blow up "
+        log.warning("model.lr=%g is far above the 1e-5 to about 5e-3 that GANs train with: expect the losses to blow up "
                     "(e.g. model.lr=0.0002).", lr)
 
 
