@@ -74,7 +74,7 @@ def test_every_logger_records_the_run_not_only_the_model(four_loggers):
         assert hparams["data"] == {"name": "mnist5k", "batch_size": 16, "image_size": 32, "limit": None}
         assert hparams["trainer"]["max_epochs"] == 1 and hparams["trainer"]["precision"] == "32-true"
         assert hparams["callbacks"]["metrics"]["num_samples"] == 64
-        assert hparams["lr"] == 1e-3 and hparams["net"]["name"] == "dcgan"  # the model's, as before
+        assert hparams["lr"] == 4e-3 and hparams["net"]["name"] == "dcgan"  # the model's, as before
         assert "root" not in hparams["data"] and "log_every_n_steps" not in hparams["trainer"]
     with open(f"{mlflow_run}/params/data/batch_size") as file:
         assert file.read() == "16"

@@ -233,5 +233,5 @@ def test_each_model_config_names_its_objective(model, loss, regs):
     assert {name for name, value in cfg.reg.items() if hasattr(value, "items")} == regs
     if model == "gan":  # a seed variant keeps the seed's settings, not the front door's
         assert (cfg.net.name, cfg.model.lr, cfg.data.batch_size, cfg.trainer.max_epochs) == ("mlp", 2e-4, 64, 40)
-    assert default.model._target_.endswith("DCGAN") and default.net.g_features == 32 and default.model.lr == 1e-3
+    assert default.model._target_.endswith("DCGAN") and default.net.g_features == 32 and default.model.lr == 4e-3
     assert (default.data.image_size, default.trainer.max_epochs) == (32, 6)  # the front door's padded digits
