@@ -29,9 +29,12 @@ RECIPES = {
     "rpgan": (["model=rpgan", "trainer.max_epochs=6"], None, 468),
     "r3gan": (["model=r3gan", "trainer.max_epochs=3"], None, 471),
     "wgan_gp": (["model=wgan_gp", "trainer.max_epochs=6"], None, 468),   # a critic meant to win: no floor to its loss   # R3GAN's recipe, its schedules over 3 epochs
-    # the README's sweep, `-m model=dcgan model.lr=1e-4,2e-4 model.beta1=0.0,0.5`, for 4 of its 40 epochs
-    **{f"sweep_lr{lr}_beta1_{beta1}": (["model=dcgan", f"model.lr={lr}", f"model.beta1={beta1}", "trainer.max_epochs=4"],
-                                        None, 312) for lr in ("1e-4", "2e-4") for beta1 in ("0.0", "0.5")},
+    # the README's sweep, `-m model.lr=1e-3,4e-3 model.beta1=0.0,0.5`: the front door's neighbours
+    **{f"sweep_lr{lr}_beta1_{beta1}": ([f"model.lr={lr}", f"model.beta1={beta1}"], None, 936)
+       for lr in ("1e-3", "4e-3") for beta1 in ("0.0", "0.5")},
+    # the seeds' DCGAN at full width, as the README's sweep was, for 4 of its 40 epochs
+    **{f"dcgan_lr{lr}_beta1_{beta1}": (["model=dcgan", f"model.lr={lr}", f"model.beta1={beta1}", "trainer.max_epochs=4"],
+                                       None, 312) for lr in ("1e-4", "2e-4") for beta1 in ("0.0", "0.5")},
 }
 ALARM = re.compile(r"Health alarm \((\w+)\) at generator step (\d+)")
 FID = re.compile(r"FID ([\d.]+) .* at (\d+) generator steps")
