@@ -204,10 +204,36 @@ def test_evaluation_alarms_wait_for_the_second_evaluation_and_come_once(caplog):
     assert TrainingHealth().state_dict()["evaluations"] == 0 and health.state_dict()["evaluations"] == 5
 
 
+@pytest.mark.parametrize("metric", ["val/feature_spread", "val/class_coverage"])
+def test_a_young_g_gaining_variety_is_no_mode_collapse_and_one_that_stops_gaining_is(metric):
+    from types import SimpleNamespace
+
+    health = TrainingHealth(warmup_generator_steps=0)
+    metrics_callback = SimpleNamespace(evaluated_step=None)
+    trainer = SimpleNamespace(callback_metrics={}, callbacks=[metrics_callback, health], world_size=1,
+                              is_global_zero=True)
+    module = SimpleNamespace(generator_steps=0)
+    other = "val/class_coverage" if metric == "val/feature_spread" else "val/feature_spread"
+    low = (0.01, 0.05, 0.12, 0.12) if metric == "val/feature_spread" else (1, 3, 5, 5)  # all below the floor
+    for step, value, raised in ((100, low[0], []), (200, low[1], []), (300, low[2], []), (400, low[3], ["mode_collapse"])):
+        module.generator_steps = metrics_callback.evaluated_step = step
+        # the other signal low and flat: one that rises is enough to call G young
+        trainer.callback_metrics = {"val/fid": torch.tensor(900.0 - step), metric: torch.tensor(value),
+                                    other: torch.tensor(0.01 if other == "val/feature_spread" else 1.0)}
+        health.on_train_epoch_end(trainer, module)
+        assert health.raised == raised, step
+    resumed = TrainingHealth()
+    resumed.load_state_dict(health.state_dict())  # what the last evaluation saw goes into the checkpoint
+    assert resumed.variety == health.variety
+
+
 def test_an_alarm_at_the_runs_last_step_ends_it_finished_without_a_resume_to_offer(tmp_path):
     """on_alarm=stop, and the alarm comes at the evaluation after the last epoch: the budget ends
     the run anyway, so it finishes (exit 0) instead of printing a resume that would be refused."""
-    proc = run_cli(*RUN, "callbacks.metrics.feature=mnist", "callbacks.metrics.num_samples=200",
+    # a G that cannot change (no BatchNorm statistics, a vanishing lr) draws no more variety at its
+    # last evaluation than at its first: mode_collapse, at the last step
+    proc = run_cli(*RUN, "net.g_batchnorm=false", "model.lr=1e-30", "callbacks.metrics.feature=mnist",
+                   "callbacks.metrics.num_samples=200",
                    "callbacks.health.spread_floor=0.999", "callbacks.health.warmup_generator_steps=0",
                    "callbacks.health.patience=100",
                    "callbacks.health.on_alarm=stop", "hydra.run.dir=run",

@@ -90,6 +90,7 @@ class TrainingHealth(L.Callback):
         self.streaks = {"d_overpowers": 0, "d_overfits": 0}
         self.best_fid, self.best_fid_step = math.inf, 0
         self.evaluations = 0
+        self.variety: tuple[float | None, float | None] = (None, None)  # the last evaluation's spread, coverage
         self._pairs: tuple[Tensor, Tensor] | None = None  # (training images, held-out images), uint8
         self._evaluated_at: int | None = None
         self._coin_toss_loss: float | None = None  # D's loss when it cannot tell; 0 for Wasserstein (no floor)
@@ -106,12 +107,13 @@ class TrainingHealth(L.Callback):
 
     def state_dict(self) -> dict:
         return {"raised": list(self.raised), "streaks": dict(self.streaks), "best_fid": self.best_fid,
-                "best_fid_step": self.best_fid_step, "evaluations": self.evaluations}
+                "best_fid_step": self.best_fid_step, "evaluations": self.evaluations, "variety": self.variety}
 
     def load_state_dict(self, state: dict) -> None:
         self.raised, self.streaks = list(state["raised"]), dict(state["streaks"])
         self.best_fid, self.best_fid_step = state["best_fid"], state["best_fid_step"]
         self.evaluations = state["evaluations"]
+        self.variety = tuple(state.get("variety", (None, None)))
 
     # ---- the logging steps ----------------------------------------------------------------
 
@@ -203,6 +205,9 @@ class TrainingHealth(L.Callback):
             return
         self._evaluated_at = step
         self.evaluations += 1
+        metrics_variety = tuple(None if metrics.get(name) is None else float(metrics[name])
+                                for name in ("val/feature_spread", "val/class_coverage"))
+        (last_spread, last_coverage), self.variety = self.variety, metrics_variety
         if self.evaluations == 1 or step < self.warmup:  # the first evaluation sees a G that has barely begun
             self.best_fid, self.best_fid_step = min((self.best_fid, self.best_fid_step), (float(fid), step))
             return
@@ -212,14 +217,16 @@ class TrainingHealth(L.Callback):
                            f"{self.best_fid_step:,}"))
         if fid < self.best_fid:
             self.best_fid, self.best_fid_step = fid, step
-        spread = metrics.get("val/feature_spread")
-        coverage = metrics.get("val/class_coverage")
-        if spread is not None and float(spread) < self.spread_floor:
+        # Too little variety, and none gained since the last evaluation: a young G gains it, a collapsed one does not.
+        spread, coverage = metrics_variety
+        growing = any(now is not None and before is not None and now > before
+                      for now, before in ((spread, last_spread), (coverage, last_coverage)))
+        if spread is not None and spread < self.spread_floor and not growing:
             alarms.append(("mode_collapse", f"the samples' variance in the metric's feature space is "
-                           f"{float(spread):.1%} of the real images' (alarm below {self.spread_floor:.0%})"))
-        elif coverage is not None and float(coverage) < self.coverage_floor * 10:
-            alarms.append(("mode_collapse", f"the samples cover {float(coverage):.0f} of the 10 digit classes "
-                           f"(alarm below {self.coverage_floor * 10:.0f})"))
+                           f"{spread:.1%} of the real images' (alarm below {self.spread_floor:.0%}, not rising)"))
+        elif coverage is not None and coverage < self.coverage_floor * 10 and not growing:
+            alarms.append(("mode_collapse", f"the samples cover {coverage:.0f} of the 10 digit classes "
+                           f"(alarm below {self.coverage_floor * 10:.0f}, not rising)"))
         self._raise(trainer, step, alarms)
 
     # ---- alarms ---------------------------------------------------------------------------
