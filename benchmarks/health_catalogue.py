@@ -27,8 +27,8 @@ RECIPES = {
     "memorising": (["model.lr=1e-3", "data.limit=200", "trainer.max_epochs=400", "callbacks.metrics.every_n_epochs=50",
                     "callbacks.sample_grid.every_n_epochs=50"], "d_overfits", 2400),   # 200 images, 400 epochs (6 batches each)
     # the seeds' DCGAN at a quarter width: one digit class in the 70-s table (docs/measurements.md)
-    "collapsing": (["model=dcgan", "net.g_features=16", "net.d_features=16", "trainer.max_epochs=6"], "mode_collapse",
-                   468),
+    "collapsing": (["model=dcgan", "net.g_features=16", "net.d_features=16", "trainer.max_epochs=6",
+                    "callbacks.metrics.every_n_epochs=1"], "mode_collapse", 468),   # evaluated every epoch
     "rpgan": (["model=rpgan", "trainer.max_epochs=6"], None, 468),
     "r3gan": (["model=r3gan", "trainer.max_epochs=3"], None, 471),
     "wgan_gp": (["model=wgan_gp", "trainer.max_epochs=6"], None, 468),   # a critic meant to win: no floor to its loss   # R3GAN's recipe, its schedules over 3 epochs
