@@ -144,13 +144,13 @@ class TrainingHealth(L.Callback):
             if overpowered:
                 loss = "" if ratio is None else f" with a loss {ratio:.0%} of a coin toss's"
                 alarms.append(("d_overpowers", f"D ranked {values['health/d_accuracy']:.1%} of real-fake pairs "
-                               f"right{loss} at {self.streaks['d_overpowers']} logging steps in a row"
+                               f"right{loss} at {self._in_a_row('d_overpowers')}"
                                f"{self._scores_text(pl_module)}"))
             if overfit:
                 r_t = f", r_t {values['health/r_t']:.2f}" if "health/r_t" in values else ""
                 alarms.append(("d_overfits", f"D scores its {trainer.datamodule.limit:,} training images "
-                               f"above held-out real ones in {heldout:.0%} of pairs at {self.streaks['d_overfits']} logging "
-                               f"steps in a row (0.5: no memory of them{r_t})"))
+                               f"above held-out real ones in {heldout:.0%} of pairs at {self._in_a_row('d_overfits')} "
+                               f"(0.5: no memory of them{r_t})"))
         self._raise(trainer, step, alarms)
 
     def _coin_toss(self, pl_module, real_scores: Tensor, fake_scores: Tensor) -> float:
@@ -161,6 +161,10 @@ class TrainingHealth(L.Callback):
                      for c in torch.linspace(-2, 2, 41).tolist())
             self._coin_toss_loss = float(torch.stack([loss.detach().float() for loss in alike]).min())
         return self._coin_toss_loss
+
+    def _in_a_row(self, name: str) -> str:
+        count = self.streaks[name]
+        return f"{count} logging step{'s' if count > 1 else ''} in a row"
 
     def _streak(self, name: str, sick: bool) -> bool:
         self.streaks[name] = self.streaks[name] + 1 if sick else 0
