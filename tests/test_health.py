@@ -172,22 +172,31 @@ def test_bad_health_and_limit_values_are_one_sentence_and_write_nothing(tmp_path
     assert not (tmp_path / "run").exists()
 
 
-def test_evaluation_alarms_wait_for_the_second_evaluation_and_come_once(caplog):
+def evaluations(health: TrainingHealth):
+    """evaluate(step, {metric: value}): `health` after an evaluation at `step` that logged those
+    metrics (as the metrics callback leaves them), without a run; returns the alarms raised so far."""
     from types import SimpleNamespace
 
-    from gan_lightning.callbacks import TrainingHealth
-
-    health = TrainingHealth(warmup_generator_steps=0)
     metrics_callback = SimpleNamespace(evaluated_step=None)
     trainer = SimpleNamespace(callback_metrics={}, callbacks=[metrics_callback, health], world_size=1,
                               is_global_zero=True)
     module = SimpleNamespace(generator_steps=0)
 
-    def evaluation(step, fid, spread):
+    def evaluate(step: int, metrics: dict[str, float]) -> list[str]:
         module.generator_steps = metrics_callback.evaluated_step = step
-        trainer.callback_metrics = {"val/fid": torch.tensor(fid), "val/feature_spread": torch.tensor(spread)}
+        trainer.callback_metrics = {name: torch.tensor(value) for name, value in metrics.items()}
         health.on_train_epoch_end(trainer, module)
         return list(health.raised)
+
+    return evaluate
+
+
+def test_evaluation_alarms_wait_for_the_second_evaluation_and_come_once(caplog):
+    health = TrainingHealth(warmup_generator_steps=0)
+    evaluate = evaluations(health)
+
+    def evaluation(step, fid, spread):
+        return evaluate(step, {"val/fid": fid, "val/feature_spread": spread})
 
     with caplog.at_level("WARNING"):
         assert evaluation(100, 800.0, 0.01) == []  # the first: G has barely begun
@@ -206,22 +215,14 @@ def test_evaluation_alarms_wait_for_the_second_evaluation_and_come_once(caplog):
 
 @pytest.mark.parametrize("metric", ["val/feature_spread", "val/class_coverage"])
 def test_a_young_g_gaining_variety_is_no_mode_collapse_and_one_that_stops_gaining_is(metric):
-    from types import SimpleNamespace
-
     health = TrainingHealth(warmup_generator_steps=0)
-    metrics_callback = SimpleNamespace(evaluated_step=None)
-    trainer = SimpleNamespace(callback_metrics={}, callbacks=[metrics_callback, health], world_size=1,
-                              is_global_zero=True)
-    module = SimpleNamespace(generator_steps=0)
+    evaluate = evaluations(health)
     other = "val/class_coverage" if metric == "val/feature_spread" else "val/feature_spread"
     low = (0.01, 0.05, 0.12, 0.12) if metric == "val/feature_spread" else (1, 3, 5, 5)  # all below the floor
     for step, value, raised in ((100, low[0], []), (200, low[1], []), (300, low[2], []), (400, low[3], ["mode_collapse"])):
-        module.generator_steps = metrics_callback.evaluated_step = step
         # the other signal low and flat: one that rises is enough to call G young
-        trainer.callback_metrics = {"val/fid": torch.tensor(900.0 - step), metric: torch.tensor(value),
-                                    other: torch.tensor(0.01 if other == "val/feature_spread" else 1.0)}
-        health.on_train_epoch_end(trainer, module)
-        assert health.raised == raised, step
+        flat = 0.01 if other == "val/feature_spread" else 1.0
+        assert evaluate(step, {"val/fid": 900.0 - step, metric: value, other: flat}) == raised, step
     resumed = TrainingHealth()
     resumed.load_state_dict(health.state_dict())  # what the last evaluation saw goes into the checkpoint
     assert resumed.variety == health.variety

@@ -191,10 +191,9 @@ class TrainingHealth(L.Callback):
     @staticmethod
     def _scores_text(pl_module) -> str:
         """This logging step's D(x), D(G(z)) and G's gradient norm, as the module will log them."""
-        shown = {name: pl_module.pending(name) for name in ("train/D_x", "train/D_G_z", "health/grad_norm_g")}
-        parts = [f"{label} {float(shown[name]):.3g}" for name, label in
+        parts = [f"{label} {float(value):.3g}" for name, label in
                  (("train/D_x", "D(x)"), ("train/D_G_z", "D(G(z))"), ("health/grad_norm_g", "G's gradient norm"))
-                 if shown[name] is not None]
+                 if (value := pl_module.pending(name)) is not None]
         return f" ({', '.join(parts)})" if parts else ""
 
     # ---- evaluations ----------------------------------------------------------------------
