@@ -77,7 +77,22 @@ CANDIDATES = {
     "few1000_ada20": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.kimg=20"],
     "few1000_lecam": ["model=quickstart", "data.limit=1000", "reg=lecam"],
     "few1000_ada20_lecam": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.kimg=20", "reg=lecam"],
+    "few_images": ["experiment=few_images", "data.limit=1000"],  # = few1000_ada_lecam
+    "few1000_apa": ["model=quickstart", "data.limit=1000", "reg=apa"],
+    "few1000_ada_shift": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.policy=[translation,cutout]"],
+    "few1000_ada_shift_lecam": ["model=quickstart", "data.limit=1000", "augment=ada",
+                                "augment.policy=[translation,cutout]", "reg=lecam"],
     "quickstart_ema": ["model=quickstart", "model.ema_decay=0.999"],
+    # all 5,000 digits for 8 minutes of the 2-core CPU (experiment=digits_8min): the front door trained longer,
+    # with an EMA of G, its learning rate annealed, or both
+    "digits": ["model=quickstart"],
+    "digits_ema": ["model=quickstart", "model.ema_decay=0.999"],
+    "digits_cosine": ["model=quickstart", "schedule.lr=cosine"],
+    "digits_cosine_ema": ["model=quickstart", "schedule.lr=cosine", "model.ema_decay=0.999"],
+    "digits_cosine_lr6e-3": ["model=quickstart", "schedule.lr=cosine", "model.lr=6e-3"],
+    "digits_cosine_hinge": ["model=quickstart", "schedule.lr=cosine", "loss=hinge"],
+    "digits_8min": ["experiment=digits_8min"],
+    "digits_8min_lr6e-3": ["experiment=digits_8min", "model.lr=6e-3"],  # its own 13,000-step schedule and budget, and the script's
     # R3GAN (model=r3gan) on 32-pixel digits, beside the issue's bar: model=rpgan on the front door's nets
     "rpgan32_b32": ["model=rpgan", *SMALL, "data.batch_size=32"],
     "r3gan": ["model=r3gan", "schedule.steps={steps}"],
@@ -104,8 +119,8 @@ STEPS_PER_SECOND = {"r3gan": 3.0, "r3gan_w32": 2.3, "r3gan_gamma0.05": 3.3, "r3g
                     "r3gan_lr2e-3": 4.0, "r3gan_lr4e-3": 4.0, "r3gan_lr1e-3_gamma10": 3.8}
 
 
-def overrides(name: str, seconds: int, steps_per_second: float | None = None) -> list[str]:
-    steps = int((steps_per_second or STEPS_PER_SECOND.get(name, 0)) * seconds)
+def overrides(name: str, seconds: int, steps_per_second: float | None = None, steps: int | None = None) -> list[str]:
+    steps = steps or int((steps_per_second or STEPS_PER_SECOND.get(name, 0)) * seconds)
     return [override.format(steps=steps) for override in CANDIDATES[name]]
 
 
@@ -135,14 +150,16 @@ def record(run_dir: Path, numbers: dict[str, float], step: int) -> None:
 
 
 def train(name: str, seed: int, seconds: int, out: str, steps_per_second: float | None = None,
-          threads: int | None = None) -> float:
-    """One training run of `seconds`; the process's whole wall time."""
+          threads: int | None = None, steps: int | None = None) -> float:
+    """One training run of `seconds` (or of `steps` generator steps); the process's whole wall time."""
     run_dir = Path(out) / f"{name}-seed{seed}"
+    budget = ([f"max_generator_steps={steps}", "++trainer.max_time=null"] if steps else
+              [f"++trainer.max_time=00:00:{seconds // 60:02d}:{seconds % 60:02d}"])
     start = time.perf_counter()
     env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     subprocess.run(
-        [sys.executable, "-m", "gan_lightning", "data=mnist5k", *overrides(name, seconds, steps_per_second), f"seed={seed}",
-         "trainer.max_epochs=-1", f"++trainer.max_time=00:00:{seconds // 60:02d}:{seconds % 60:02d}",
+        [sys.executable, "-m", "gan_lightning", "data=mnist5k", *overrides(name, seconds, steps_per_second, steps), f"seed={seed}",
+         "trainer.max_epochs=-1", *budget,
          "callbacks.metrics=null", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )
@@ -170,6 +187,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="one run per candidate and seed")
     parser.add_argument("--out", default="outputs/benchmarks/quality_at_budget")
     parser.add_argument("--evaluate-only", action="store_true", help="measure the runs already in --out again")
+    parser.add_argument("--steps", type=int, help="a budget of generator steps instead of --seconds: the same training "
+                        "whatever else the machine does, for screening recipes several at a time")
     parser.add_argument("--steps-per-second", type=float, help="a scheduled candidate's G steps/s on this machine, for its schedule's "
                         "length (default: its rate on the idle 2-core box, e.g. r3gan 3.0)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time; above 1, each with one thread "
@@ -183,14 +202,16 @@ def main() -> None:
     else:
         threads = 1 if args.jobs > 1 else None
         with ThreadPoolExecutor(args.jobs) as pool:
-            seconds = list(pool.map(lambda run: train(*run, args.seconds, args.out, args.steps_per_second, threads),
+            seconds = list(pool.map(lambda run: train(*run, args.seconds, args.out, args.steps_per_second, threads,
+                                                              args.steps),
                                     runs))
     rows = []
     for (name, seed), process_seconds in zip(runs, seconds):
         rows.append(measure(name, seed, args.out, process_seconds))
         print(json.dumps(rows[-1]), flush=True)
     cores = "one core each, two runs at a time" if args.jobs > 1 else "one run at a time"
-    print(f"\n{args.seconds} s of training per run ({cores}), mnist5k, seeds {', '.join(map(str, args.seeds))}; "
+    budget = f"{args.steps} generator steps" if args.steps else f"{args.seconds} s of training"
+    print(f"\n{budget} per run ({cores}), mnist5k, seeds {', '.join(map(str, args.seeds))}; "
           f"numbers on the digit classifier's features, 2,000 samples\n")
     compare([str(Path(args.out) / f"{row['candidate']}-seed{row['seed']}") for row in rows], out=args.out)
 

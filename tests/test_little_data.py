@@ -2,8 +2,11 @@
 (reg=lecam), each against a hand computation and through `python -m gan_lightning`: p logged on
 the generator-step axis, their state carried bit-exactly across a resume, bad values refused."""
 
+import math
+
 import pytest
 import torch
+import yaml
 
 from conftest import MLP, assert_same_training_state, read_scalars, run_cli
 from gan_lightning.errors import ConfigError
@@ -120,3 +123,29 @@ def test_the_objective_names_its_adaptive_pieces():
     assert objective.lecam.gamma == 0.3
     with pytest.raises(ConfigError, match="Unknown reg entry 'lecm'"):
         build_objective("bce", {"lecm": {}}, None, {})
+
+
+def test_the_8_minute_digits_recipe_keeps_its_budget_and_anneals_lr_along_a_cosine(tmp_path):
+    config = yaml.safe_load(run_cli("experiment=digits_8min", "--cfg", "job", cwd=tmp_path).stdout)
+    assert (config["loss"]["name"], config["model"]["lr"], config["data"]["_target_"]) == (
+        "hinge", 4e-3, "gan_lightning.data.MNIST5kDataModule")
+    assert (config["schedule"]["lr"], config["schedule"]["steps"], config["schedule"]["final"]["lr"]) == ("cosine", 13000, 0.0)
+    assert (config["max_generator_steps"], config["trainer"]["max_time"]) == (13000, "00:00:08:00")
+    # the same recipe at a toy size: the schedule spans its steps (the last, step 5 of 6, near lr 0)
+    run_cli("experiment=digits_8min", "net.g_features=8", "net.d_features=8", "max_generator_steps=6", "schedule.steps=6",
+            "trainer.limit_train_batches=4", "callbacks.metrics.feature=null", "trainer.enable_progress_bar=false",
+            "hydra.run.dir=run", cwd=tmp_path)
+    assert "Schedule: lr follows a cosine over 6 generator steps" in (tmp_path / "run" / "train.log").read_text()
+    optimizers = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["optimizer_states"]
+    last_lr = 4e-3 * (1 + math.cos(math.pi * 5 / 6)) / 2
+    assert [group["lr"] for state in optimizers for group in state["param_groups"]] == [pytest.approx(last_lr)] * 2
+
+
+def test_the_few_images_recipe_is_the_front_door_with_ada_and_lecam(tmp_path):
+    run_cli("experiment=few_images", "data.limit=64", "net.g_features=8", "net.d_features=8", "max_generator_steps=4",
+            "trainer.log_every_n_steps=2", "callbacks.metrics.feature=null", "trainer.enable_progress_bar=false",
+            "hydra.run.dir=run", cwd=tmp_path)
+    config = yaml.safe_load((tmp_path / "run" / ".hydra" / "config.yaml").read_text())
+    assert (config["augment"]["name"], list(config["reg"]), config["model"]["lr"]) == ("ada", ["gamma", "lecam"], 4e-3)
+    scalars = read_scalars(tmp_path / "run" / "tensorboard")
+    assert [step for step, _ in scalars["augment/p"]] == [step for step, _ in scalars["train/lecam"]] == [2, 4]

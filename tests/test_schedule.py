@@ -66,7 +66,7 @@ def test_a_cosine_lr_for_any_model_is_logged_recorded_and_trained_with(tmp_path)
         assert optimizer["param_groups"][0]["lr"] == pytest.approx(lrs[-1][1], rel=1e-5)
     hparams = yaml.safe_load((run / "tensorboard" / "hparams.yaml").read_text())
     assert hparams["schedule"]["lr"] == "cosine" and hparams["schedule"]["final"]["lr"] == 0.0
-    assert "Schedule: lr follow a cosine over 20 generator steps" in (run / "train.log").read_text()
+    assert "Schedule: lr follows a cosine over 20 generator steps" in (run / "train.log").read_text()
 
 
 def test_every_schedule_is_the_same_at_every_step_across_a_resume(tmp_path):

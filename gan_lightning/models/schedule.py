@@ -60,7 +60,8 @@ class Schedule:
 
     def describe(self, steps: int) -> str:
         warmup = f" after {self.warmup} steps of warm-up" if self.warmup else ""
-        return f"{', '.join(self.keys)} follow a cosine over {steps} generator steps{warmup}"
+        verb = "follows" if len(self.keys) == 1 else "follow"
+        return f"{', '.join(self.keys)} {verb} a cosine over {steps} generator steps{warmup}"
 
 
 def _key(name: str) -> str:
