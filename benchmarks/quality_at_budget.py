@@ -91,8 +91,8 @@ CANDIDATES = {
     "digits_cosine_ema": ["model=quickstart", "schedule.lr=cosine", "model.ema_decay=0.999"],
     "digits_cosine_lr6e-3": ["model=quickstart", "schedule.lr=cosine", "model.lr=6e-3"],
     "digits_cosine_hinge": ["model=quickstart", "schedule.lr=cosine", "loss=hinge"],
-    "digits_8min": ["experiment=digits_8min"],
-    "digits_8min_lr6e-3": ["experiment=digits_8min", "model.lr=6e-3"],  # its own 13,000-step schedule and budget, and the script's
+    "digits_8min": ["experiment=digits_8min"],  # its own 13,000-step schedule and budget, and the script's
+    "digits_8min_lr6e-3": ["experiment=digits_8min", "model.lr=6e-3"],
     # R3GAN (model=r3gan) on 32-pixel digits, beside the bar: model=rpgan on the front door's nets
     "rpgan32_b32": ["model=rpgan", *SMALL, "data.batch_size=32"],
     "r3gan": ["model=r3gan", "schedule.steps={steps}"],

@@ -169,7 +169,8 @@ def _mode_from_the_command_line(real_get_mode):
     sets it; for any other command hydra.mode is unset, so get_mode's answer is None without composing."""
     def get_mode(self, config_name, overrides):
         keys = {override.split("=")[0].lstrip("+~") for override in overrides}
-        if keys & {"hydra.mode", "hparams_search", "hydra.searchpath"}:
+        added_folder = any(arg.startswith(("--config-dir", "-cd", "--config-path", "-cp")) for arg in sys.argv)
+        if added_folder or keys & {"hydra.mode", "hparams_search", "hydra.searchpath"}:
             return real_get_mode(self, config_name, overrides)
         return None
     return get_mode
