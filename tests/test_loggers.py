@@ -6,6 +6,7 @@ import csv
 import glob
 
 import pytest
+import torch
 import yaml
 from helpers.wandb_records import history_and_config
 from omegaconf import OmegaConf
@@ -140,3 +141,25 @@ def test_a_missing_tracker_package_or_wandb_login_is_one_sentence(tmp_path, monk
     assert len(lines) == 1 and "logger=wandb could not start a W&B run" in lines[0], proc.stderr[-2000:]
     assert "wandb login" in lines[0] and "logger.wandb.offline=true" in lines[0]
     assert not (tmp_path / "run").exists()  # refused before training: nothing written
+
+
+def test_a_resumed_runs_event_files_read_in_the_order_they_were_written(tmp_path):
+    """In one process (a notebook, these tests) a run stopped and resumed within one second writes
+    two event files whose names differ only in the writer's number: writer 10 sorts before 9 as
+    text. The points come back in step order, and what the resumed writer purges stays gone."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    for name, purge_step, steps in (("first", None, range(1, 16)), ("resumed", 14, range(14, 31))):
+        writer = SummaryWriter(tmp_path / name, purge_step=purge_step)
+        for step in steps:  # the first writer got to 15 after its last checkpoint (step 13)
+            writer.add_scalar("loss", float(step), step)
+            if step % 10 == 0:
+                writer.add_image("grid", torch.zeros(1, 2, 2), step)
+        writer.close()
+    for name, number in (("first", 9), ("resumed", 10)):
+        (file,) = (tmp_path / name).iterdir()
+        file.rename(tmp_path / f"events.out.tfevents.1700000000.host.123.{number}")
+    assert sorted(p.name for p in tmp_path.glob("events.*"))[0].endswith(".10")  # the resumed file first as text
+    scalars, images = read_scalars(tmp_path), read_scalars(tmp_path)["__images__"]
+    assert scalars["loss"] == [(step, float(step)) for step in range(1, 31)]
+    assert images == {"grid": [10, 20, 30]}

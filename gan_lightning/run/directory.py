@@ -6,22 +6,48 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 
+def _event_files(log_dir: Path) -> list[Path]:
+    """The event files in the order they were written: by the second and the writer's number in
+    their names (events.out.tfevents.<time>.<host>.<pid>.<n>); in text order writer 10 of one
+    process comes before writer 9 of the same second."""
+    def written(path: Path) -> tuple:
+        parts = path.name.split(".")
+        return (int(parts[3]) if parts[3].isdigit() else 0, int(parts[-1]) if parts[-1].isdigit() else 0, path.name)
+
+    return sorted(Path(log_dir).glob("events.out.tfevents.*"), key=written)
+
+
+def _read_events(log_dir: str | Path) -> tuple[dict[str, list[tuple[int, float]]], dict[str, list[int]]]:
+    """({scalar tag: [(step, value), ...]}, {image tag: [step, ...]}), without what a resumed
+    writer purged (SummaryWriter's purge_step: every point from its step on, written before it)."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import SessionLog
+
+    scalars: dict[str, list] = {}
+    images: dict[str, list] = {}
+    for path in _event_files(Path(log_dir)):
+        for event in LegacyEventFileLoader(str(path)).Load():
+            if event.HasField("session_log") and event.session_log.status == SessionLog.START:
+                for points in scalars.values():
+                    points[:] = [p for p in points if p[0] < event.step]
+                for steps in images.values():
+                    steps[:] = [s for s in steps if s < event.step]
+            for value in event.summary.value:
+                if value.HasField("simple_value"):
+                    scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+                elif value.HasField("image"):
+                    images.setdefault(value.tag, []).append(event.step)
+    return {tag: points for tag, points in scalars.items() if points}, {tag: s for tag, s in images.items() if s}
+
+
 def read_scalars(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
     """{tag: [(step, value), ...]} from the TensorBoard event files in `log_dir`."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "images": 0})
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+    return _read_events(log_dir)[0]
 
 
 def read_image_steps(log_dir: str | Path) -> dict[str, list[int]]:
     """{image tag: [step, ...]} from the TensorBoard event files in `log_dir`."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(log_dir), size_guidance={"images": 0})
-    events.Reload()
-    return {tag: [e.step for e in events.Images(tag)] for tag in events.Tags()["images"]}
+    return _read_events(log_dir)[1]
 
 
 class RunDir:
