@@ -18,10 +18,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from gan_lightning.callbacks import EpochProgressBar, GeneratorStepBudget
 from gan_lightning.errors import ConfigError, RunStopped, one_line_errors
 from gan_lightning.loggers import RecordHparams
-from gan_lightning.run import slurm
-from gan_lightning.run.command_line import check_command_line
-from gan_lightning.run.config_checks import check_config, check_health_keys
-from gan_lightning.run.distributed import (
+from gan_lightning.cluster import slurm
+from gan_lightning.cli.command_line import check_command_line
+from gan_lightning.cli.config_checks import check_config, check_health_keys
+from gan_lightning.cluster.distributed import (
     gan_strategy,
     refuse_relaunching_sweeps,
     use_cached_cuda_check_without_a_driver,
@@ -38,8 +38,8 @@ from gan_lightning.run.resume import (
     drop_partial_records,
 )
 from gan_lightning.run.signals import stop_at_once
-from gan_lightning.run.slurm import cluster_environment, run_stamp
-from gan_lightning.run.sweep import in_own_process_job, in_sweep, job_dirname, job_finished, stop_report
+from gan_lightning.cluster.slurm import cluster_environment, run_stamp
+from gan_lightning.cluster.sweep import in_own_process_job, in_sweep, job_dirname, job_finished, stop_report
 
 log = logging.getLogger(__name__)
 OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)  # hydra.sweep.subdir
@@ -167,7 +167,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         try:
             result = train(cfg)
         except RunStopped as stopped:
-            if in_own_process_job():  # a submitit job: the others go on, the sweep's end lists it (run/sweep.py)
+            if in_own_process_job():  # a submitit job: the others go on, the sweep's end lists it (cluster/sweep.py)
                 log.error("%s", stopped)
                 return None
             stopped.note = stop_report(cfg.paths.output_dir)  # in a sweep, the sweep stops too: where each job stands

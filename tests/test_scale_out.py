@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from conftest import MLP, fit, read_scalars, run_cli
 from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP, RpGAN
-from gan_lightning.run.distributed import gan_strategy
+from gan_lightning.cluster.distributed import gan_strategy
 
 HELPERS = Path(__file__).parent / "helpers"
 SHORT = ("trainer.max_epochs=1", "trainer.limit_train_batches=4", "callbacks.metrics.num_samples=128")
@@ -222,7 +222,7 @@ def test_without_an_nvidia_driver_gpu_checks_use_the_runtimes_cached_answer(monk
     """Lightning's NVML-based GPU check retries loading NVML at each of Adam's steps where there is none."""
     import os
 
-    from gan_lightning.run.distributed import use_cached_cuda_check_without_a_driver
+    from gan_lightning.cluster.distributed import use_cached_cuda_check_without_a_driver
 
     monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     use_cached_cuda_check_without_a_driver()

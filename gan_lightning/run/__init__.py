@@ -1,2 +1,2 @@
-"""A run's plumbing: the command line and resume, reading checkpoints, random states, signals,
-the run-directory lock and reader, DDP decisions, and the one-sentence errors."""
+"""A run's own plumbing: the checkpoint a resume continues, random states, signals, the
+run-directory lock and reader, a refused command's undo, background writes, CPU threads."""

@@ -126,8 +126,8 @@ def continuation(cfg: DictConfig) -> Continuation | None:
 def again_in_place(run_dir: Path) -> bool:
     """Whether this run is one started again in its own directory: a job of a resumed sweep
     (resume=<sweep dir>), or a requeued SLURM job (SLURM_RESTART_COUNT above 0)."""
-    from gan_lightning.run import slurm
-    from gan_lightning.run.sweep import CONTINUE_SWEEP
+    from gan_lightning.cluster import slurm
+    from gan_lightning.cluster.sweep import CONTINUE_SWEEP
 
     sweep = os.environ.get(CONTINUE_SWEEP)
     return slurm.restart_count() > 0 or (sweep is not None and Path(sweep).absolute() in run_dir.absolute().parents)

@@ -52,7 +52,7 @@ class StopSignals:
         checkpoint holds the run when a second signal stops it at once."""
         if threading.current_thread() is not threading.main_thread():
             return
-        from gan_lightning.run.slurm import stop_signals
+        from gan_lightning.cluster.slurm import stop_signals
 
         self.requested, self._forward, self._kept = None, forward, kept
         for signum in (*STOP_SIGNALS, *stop_signals()):  # and SLURM's time-limit warning in a SLURM job

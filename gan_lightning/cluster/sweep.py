@@ -131,7 +131,7 @@ def resume_sweep(sweep_dir: Path, others: list[str], read_saved) -> list[str]:
     import os
 
     from gan_lightning.errors import ConfigError
-    from gan_lightning.run.command_line import hydra_quote, override_key
+    from gan_lightning.cli.command_line import hydra_quote, override_key
 
     if not (sweep_dir / "multirun.yaml").is_file():
         raise ConfigError(f"resume={sweep_dir} holds runs but no multirun.yaml, as an Optuna search leaves them (its "

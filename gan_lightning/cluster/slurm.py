@@ -86,7 +86,7 @@ def run_stamp(now: str) -> str:
 def continue_requeued_job(arguments: list[str]) -> list[str]:
     """In a SLURM batch job whose folder (under paths.log_dir/runs) already holds a last.ckpt:
     the arguments with `resume=<that folder>` added; else unchanged."""
-    from gan_lightning.run.command_line import hydra_quote, override_key
+    from gan_lightning.cli.command_line import hydra_quote, override_key
 
     job = job_id()
     keys = {override_key(a) for a in arguments}
@@ -151,7 +151,7 @@ def check_tasks(trainer_cfg) -> None:
     from lightning.fabric.plugins.environments import SLURMEnvironment
 
     from gan_lightning.errors import ConfigError
-    from gan_lightning.run.distributed import device_count
+    from gan_lightning.cluster.distributed import device_count
 
     if job_id() is None or not SLURMEnvironment.detect():
         return

@@ -18,9 +18,9 @@ from omegaconf import OmegaConf
 
 from gan_lightning.conf import config_options
 from gan_lightning.errors import ConfigError
-from gan_lightning.run.launch_checks import check_launch
-from gan_lightning.run.slurm import check_environment, continue_requeued_job
-from gan_lightning.run.sweep import is_sweep_dir, resume_sweep
+from gan_lightning.cli.launch_checks import check_launch
+from gan_lightning.cluster.slurm import check_environment, continue_requeued_job
+from gan_lightning.cluster.sweep import is_sweep_dir, resume_sweep
 
 # Overrides of the original run that a resume replaces rather than repeats, and Hydra's own
 # record of how a sweep job was run (a resumed job is a single run).
@@ -321,7 +321,7 @@ def refuse_unknown_top_level_keys(overrides: list[str]) -> None:
     """`lr=1e-3` gets Hydra's "Could not override 'lr'... use +lr=1e-3", and `+lr` would be
     ignored: one sentence naming the key that was probably meant instead. `+seed=1` (a plus on a
     key that is there) gets Hydra's three lines: one sentence too."""
-    from gan_lightning.run.config_checks import known_top_level_keys, top_level_values
+    from gan_lightning.cli.config_checks import known_top_level_keys, top_level_values
 
     known = known_top_level_keys()
     for override in overrides:
