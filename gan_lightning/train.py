@@ -16,16 +16,18 @@ from omegaconf import DictConfig, OmegaConf
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from gan_lightning.callbacks import EpochProgressBar, GeneratorStepBudget
-from gan_lightning.errors import ConfigError, RunStopped, one_line_errors
-from gan_lightning.loggers import RecordHparams
-from gan_lightning.cluster import slurm
 from gan_lightning.cli.command_line import check_command_line
 from gan_lightning.cli.config_checks import check_config, check_health_keys
+from gan_lightning.cluster import slurm
 from gan_lightning.cluster.distributed import (
     gan_strategy,
     refuse_relaunching_sweeps,
     use_cached_cuda_check_without_a_driver,
 )
+from gan_lightning.cluster.slurm import cluster_environment, run_stamp
+from gan_lightning.cluster.sweep import in_own_process_job, in_sweep, job_dirname, job_finished, stop_report
+from gan_lightning.errors import ConfigError, RunStopped, one_line_errors
+from gan_lightning.loggers import RecordHparams
 from gan_lightning.run.lock import release_held
 from gan_lightning.run.no_profiler import NoProfiler
 from gan_lightning.run.quiet import quiet_library_noise, quiet_sweeper_plugins
@@ -38,8 +40,6 @@ from gan_lightning.run.resume import (
     drop_partial_records,
 )
 from gan_lightning.run.signals import stop_at_once
-from gan_lightning.cluster.slurm import cluster_environment, run_stamp
-from gan_lightning.cluster.sweep import in_own_process_job, in_sweep, job_dirname, job_finished, stop_report
 
 log = logging.getLogger(__name__)
 OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)  # hydra.sweep.subdir

@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from conftest import MLP, fit, read_scalars, run_cli
-from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP, RpGAN
 from gan_lightning.cluster.distributed import gan_strategy
+from gan_lightning.models import DCGAN, GAN, WGAN, WGANGP, RpGAN
 
 HELPERS = Path(__file__).parent / "helpers"
 SHORT = ("trainer.max_epochs=1", "trainer.limit_train_batches=4", "callbacks.metrics.num_samples=128")

@@ -28,10 +28,10 @@ import torch
 from lightning.pytorch.callbacks import Checkpoint
 from lightning_utilities import apply_to_collection
 
-from gan_lightning.errors import ConfigError, Diverged, RunStopped, WriteFailed
 from gan_lightning.cluster import slurm
-from gan_lightning.run.background import BackgroundWrites
 from gan_lightning.cluster.distributed import any_rank
+from gan_lightning.errors import ConfigError, Diverged, RunStopped, WriteFailed
+from gan_lightning.run.background import BackgroundWrites
 from gan_lightning.run.random_states import random_states, restore_random_states
 from gan_lightning.run.signals import StopSignals
 

@@ -16,11 +16,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
-from gan_lightning.conf import config_options
-from gan_lightning.errors import ConfigError
 from gan_lightning.cli.launch_checks import check_launch
 from gan_lightning.cluster.slurm import check_environment, continue_requeued_job
 from gan_lightning.cluster.sweep import is_sweep_dir, resume_sweep
+from gan_lightning.conf import config_options
+from gan_lightning.errors import ConfigError
 
 # Overrides of the original run that a resume replaces rather than repeats, and Hydra's own
 # record of how a sweep job was run (a resumed job is a single run).

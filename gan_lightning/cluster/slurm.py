@@ -150,8 +150,8 @@ def check_tasks(trainer_cfg) -> None:
     traceback once the trainer is built)."""
     from lightning.fabric.plugins.environments import SLURMEnvironment
 
-    from gan_lightning.errors import ConfigError
     from gan_lightning.cluster.distributed import device_count
+    from gan_lightning.errors import ConfigError
 
     if job_id() is None or not SLURMEnvironment.detect():
         return

@@ -130,8 +130,8 @@ def resume_sweep(sweep_dir: Path, others: list[str], read_saved) -> list[str]:
     numbers and folders), with CONTINUE_SWEEP set for its jobs. `read_saved` reads a saved yaml."""
     import os
 
-    from gan_lightning.errors import ConfigError
     from gan_lightning.cli.command_line import hydra_quote, override_key
+    from gan_lightning.errors import ConfigError
 
     if not (sweep_dir / "multirun.yaml").is_file():
         raise ConfigError(f"resume={sweep_dir} holds runs but no multirun.yaml, as an Optuna search leaves them (its "
