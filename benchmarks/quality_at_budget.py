@@ -77,7 +77,12 @@ CANDIDATES = {
     "few1000_ada20": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.kimg=20"],
     "few1000_lecam": ["model=quickstart", "data.limit=1000", "reg=lecam"],
     "few1000_ada20_lecam": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.kimg=20", "reg=lecam"],
-    "few_images": ["experiment=few_images", "data.limit=1000"],  # = few1000_ada_lecam
+    "few_images": ["experiment=few_images", "data.limit=1000"],
+    "few_images_without": ["experiment=few_images", "data.limit=1000", "augment=none", "reg=none"],  # its ablation
+    # the 8-minute digits recipe (hinge, lr annealed along a cosine) on 1,000 digits, without and with ADA and LeCam
+    "few1000_8min": ["experiment=digits_8min", "data.limit=1000", "schedule.steps=8000", "max_generator_steps=8000"],
+    "few1000_8min_ada_lecam": ["experiment=digits_8min", "data.limit=1000", "schedule.steps=8000",
+                               "max_generator_steps=8000", "augment=ada", "reg=lecam"],
     "few1000_apa": ["model=quickstart", "data.limit=1000", "reg=apa"],
     "few1000_ada_shift": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.policy=[translation,cutout]"],
     "few1000_ada_shift_lecam": ["model=quickstart", "data.limit=1000", "augment=ada",
@@ -93,6 +98,10 @@ CANDIDATES = {
     "digits_cosine_hinge": ["model=quickstart", "schedule.lr=cosine", "loss=hinge"],
     "digits_8min": ["experiment=digits_8min"],  # its own 13,000-step schedule and budget, and the script's
     "digits_8min_lr6e-3": ["experiment=digits_8min", "model.lr=6e-3"],
+    "digits_8min_beta2_0.99": ["experiment=digits_8min", "model.beta2=0.99"],
+    "digits_8min_beta1_0": ["experiment=digits_8min", "model.beta1=0.0"],
+    "digits_8min_warmup": ["experiment=digits_8min", "schedule.warmup=500"],
+    "digits_8min_lr2.5e-3": ["experiment=digits_8min", "model.lr=2.5e-3"],
     # R3GAN (model=r3gan) on 32-pixel digits, beside the bar: model=rpgan on the front door's nets
     "rpgan32_b32": ["model=rpgan", *SMALL, "data.batch_size=32"],
     "r3gan": ["model=r3gan", "schedule.steps={steps}"],
