@@ -96,6 +96,8 @@ def test_a_larger_budget_on_resume_keeps_the_schedule_it_started_with(tmp_path):
     run_cli(f"resume={tmp_path / 'run'}", "trainer.max_epochs=2", cwd=tmp_path)
     lrs = read_scalars(tmp_path / "run" / "tensorboard")["schedule/lr"]
     assert load(tmp_path / "run")["state_dict"]["_extra_state"]["schedule_steps"] == 10
+    # the resumed run says the schedule it keeps, as the first part did
+    assert (tmp_path / "run" / "train.log").read_text().count("Schedule: lr follows a cosine over 10 generator steps") == 2
     assert [step for step, _ in lrs] == list(range(1, 21))
     assert lrs[9][1] == pytest.approx(cosine(9, 10, 2e-4, 1e-5), rel=1e-5)
     assert all(v == pytest.approx(1e-5) for _, v in lrs[10:])  # final after its 10 steps

@@ -105,6 +105,7 @@ class GANModule(L.LightningModule):
         if self.schedule is not None:
             self._schedule_starts = schedules.starts(self.schedule, hp, self.objective.penalties, self.augment)
         self._schedule_steps: int | None = None  # the schedule's length, fixed at the first step (and saved)
+        self._schedule_said = False  # said once a process: a resumed run says its schedule again
         self._scheduled: dict[str, float] = {}  # this step's scheduled values, logged as schedule/<name>
         # The noise behind every sample grid: a buffer, so it is saved in checkpoints.
         self.register_buffer("fixed_noise", torch.randn(hp.num_samples, hp.latent_dim))
@@ -347,8 +348,9 @@ class GANModule(L.LightningModule):
         """This step's scheduled values (schedule.py), set where they act; the length is fixed at the first step."""
         if self._schedule_steps is None:
             self._schedule_steps = schedules.length(self.schedule, self.trainer, self.hparams.n_critic)
-            if self.global_rank == 0:
-                log.info("Schedule: %s.", self.schedule.describe(self._schedule_steps))
+        if not self._schedule_said and self.global_rank == 0:
+            log.info("Schedule: %s.", self.schedule.describe(self._schedule_steps))
+        self._schedule_said = True
         self._scheduled = self.schedule.values(self.generator_steps, self._schedule_steps, self._schedule_starts)
         schedules.apply(self._scheduled, self.optimizers(), self.augment, self.ema)
 
