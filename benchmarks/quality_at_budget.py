@@ -79,10 +79,6 @@ CANDIDATES = {
     "few1000_ada20_lecam": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.kimg=20", "reg=lecam"],
     "few_images": ["experiment=few_images", "data.limit=1000"],
     "few_images_without": ["experiment=few_images", "data.limit=1000", "augment=none", "reg=none"],  # its ablation
-    # the 8-minute digits recipe (hinge, lr annealed along a cosine) on 1,000 digits, without and with ADA and LeCam
-    "few1000_8min": ["experiment=digits_8min", "data.limit=1000", "schedule.steps=8000", "max_generator_steps=8000"],
-    "few1000_8min_ada_lecam": ["experiment=digits_8min", "data.limit=1000", "schedule.steps=8000",
-                               "max_generator_steps=8000", "augment=ada", "reg=lecam"],
     "few1000_apa": ["model=quickstart", "data.limit=1000", "reg=apa"],
     "few1000_ada_shift": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.policy=[translation,cutout]"],
     "few1000_ada_shift_lecam": ["model=quickstart", "data.limit=1000", "augment=ada",

@@ -229,7 +229,8 @@ def _run_in_process(module: str, overrides: list[str], cwd: Path) -> Finished:
 
 def read_scalars(log_dir: Path) -> dict:
     """{tag: [(step, value), ...]}, plus "__images__": {image tag: [step, ...]}."""
-    return {**runs.read_scalars(log_dir), "__images__": runs.read_image_steps(log_dir)}
+    scalars, image_steps = runs.read_events(log_dir)
+    return {**scalars, "__images__": image_steps}
 
 
 def write_mnist_idx(root: Path, n_train: int = 256, n_test: int = 16, seed: int = 0) -> np.ndarray:

@@ -160,6 +160,6 @@ def test_a_resumed_runs_event_files_read_in_the_order_they_were_written(tmp_path
         (file,) = (tmp_path / name).iterdir()
         file.rename(tmp_path / f"events.out.tfevents.1700000000.host.123.{number}")
     assert sorted(p.name for p in tmp_path.glob("events.*"))[0].endswith(".10")  # the resumed file first as text
-    scalars, images = read_scalars(tmp_path), read_scalars(tmp_path)["__images__"]
+    scalars = read_scalars(tmp_path)
     assert scalars["loss"] == [(step, float(step)) for step in range(1, 31)]
-    assert images == {"grid": [10, 20, 30]}
+    assert scalars["__images__"] == {"grid": [10, 20, 30]}

@@ -6,7 +6,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 
-def _event_files(log_dir: Path) -> list[Path]:
+def _event_files(log_dir: str | Path) -> list[Path]:
     """The event files in the order they were written: by the second and the writer's number in
     their names (events.out.tfevents.<time>.<host>.<pid>.<n>); in text order writer 10 of one
     process comes before writer 9 of the same second."""
@@ -17,7 +17,7 @@ def _event_files(log_dir: Path) -> list[Path]:
     return sorted(Path(log_dir).glob("events.out.tfevents.*"), key=written)
 
 
-def _read_events(log_dir: str | Path) -> tuple[dict[str, list[tuple[int, float]]], dict[str, list[int]]]:
+def read_events(log_dir: str | Path) -> tuple[dict[str, list[tuple[int, float]]], dict[str, list[int]]]:
     """({scalar tag: [(step, value), ...]}, {image tag: [step, ...]}), without what a resumed
     writer purged (SummaryWriter's purge_step: every point from its step on, written before it)."""
     from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
@@ -25,7 +25,7 @@ def _read_events(log_dir: str | Path) -> tuple[dict[str, list[tuple[int, float]]
 
     scalars: dict[str, list] = {}
     images: dict[str, list] = {}
-    for path in _event_files(Path(log_dir)):
+    for path in _event_files(log_dir):
         for event in LegacyEventFileLoader(str(path)).Load():
             if event.HasField("session_log") and event.session_log.status == SessionLog.START:
                 for points in scalars.values():
@@ -42,12 +42,7 @@ def _read_events(log_dir: str | Path) -> tuple[dict[str, list[tuple[int, float]]
 
 def read_scalars(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
     """{tag: [(step, value), ...]} from the TensorBoard event files in `log_dir`."""
-    return _read_events(log_dir)[0]
-
-
-def read_image_steps(log_dir: str | Path) -> dict[str, list[int]]:
-    """{image tag: [step, ...]} from the TensorBoard event files in `log_dir`."""
-    return _read_events(log_dir)[1]
+    return read_events(log_dir)[0]
 
 
 class RunDir:
