@@ -88,6 +88,8 @@ CASES = {
     "negative seed": (lambda t, run: ["seed=-1"], "seed=-1 is out of range: use an integer from 0 to 4294967295"),
     "no epochs": (lambda t, run: ["trainer.max_epochs=0"], "trainer.max_epochs=0 must be positive"),
     "no budget": (lambda t, run: ["trainer.max_epochs=-1"], "trainer.max_epochs=-1 sets no budget"),
+    "no duration": (lambda t, run: ["experiment=digits_8min", "trainer.max_time=8"],
+                    "trainer.max_time=8 is not a duration: use DD:HH:MM:SS, e.g. trainer.max_time=00:00:08:00"),
     "a net's unknown key": (lambda t, run: ["net.depth=4"], "net.depth=4: net=dcgan has no key 'depth' (its keys:"),
     # the net the model preset chooses (model=gan -> net=mlp), though the default preset's net has the key
     "a key of another preset's net": (lambda t, run: ["model=gan", "net.g_features=4"],

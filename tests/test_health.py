@@ -228,6 +228,43 @@ def test_a_young_g_gaining_variety_is_no_mode_collapse_and_one_that_stops_gainin
     assert resumed.variety == health.variety
 
 
+def test_a_d_that_wins_is_no_alarm_while_fid_falls_and_is_one_when_it_stops_falling(caplog):
+    """The annealed hinge recipes (experiment=digits_8min) have a D that wins every pair from about
+    step 5,700 while FID falls from 12 to 7: the alarm waits for an evaluation that did not fall."""
+    health = TrainingHealth(warmup_generator_steps=0, patience=2)
+    evaluate = evaluations(health)
+    hinge = LOSSES["hinge"]
+    module = SimpleNamespace(at_logging_step=lambda: True, last_scores=(torch.full((8,), 3.0), torch.full((8,), -3.0)),
+                             discriminator_loss=hinge.discriminator, own_loss=None,
+                             hparams=SimpleNamespace(loss="hinge"), report=lambda name, value: None,
+                             pending=lambda name: None, generator_steps=0)
+    trainer = SimpleNamespace(callbacks=[health], world_size=1, is_global_zero=True)
+
+    def logging_steps(*steps: int) -> list[str]:  # D ranks every pair right, its hinge loss 0
+        for step in steps:
+            module.generator_steps = step
+            health.on_train_batch_end(trainer, module, None, None, 0)
+        return list(health.raised)
+
+    with caplog.at_level("WARNING"):
+        evaluate(100, {"val/fid": 50.0})
+        assert logging_steps(110, 120, 130) == ["d_overpowers"]  # one evaluation: no trend to read, D's side alone
+        health.raised.clear()
+        evaluate(200, {"val/fid": 30.0})
+        assert logging_steps(210, 220, 230) == []  # FID fell 50 -> 30: G still learns
+        evaluate(300, {"val/fid": 29.0})
+        assert logging_steps(310) == []
+        evaluate(400, {"val/fid": 29.5})
+        assert logging_steps(410) == ["d_overpowers"]  # the streak went on: raised at the first step after
+    line = [record.getMessage() for record in caplog.records if "Health alarm" in record.getMessage()][-1]
+    assert line.startswith("Health alarm (d_overpowers) at generator step 410: D ranked 100.0% of real-fake pairs "
+                           "right with a loss 0% of a coin toss's at 8 logging steps in a row, and FID did not fall: "
+                           "29.5 at generator step 400 against 29.0 at 300.")
+    resumed = TrainingHealth()
+    resumed.load_state_dict(health.state_dict())  # the last two evaluations go into the checkpoint
+    assert resumed.fids == [(300, 29.0), (400, 29.5)]
+
+
 def test_an_alarm_at_the_runs_last_step_ends_it_finished_without_a_resume_to_offer(tmp_path):
     """on_alarm=stop, and the alarm comes at the evaluation after the last epoch: the budget ends
     the run anyway, so it finishes (exit 0) instead of printing a resume that would be refused."""

@@ -6,7 +6,8 @@ Scalars under health/ on the generator-step axis, at the logging steps (their on
 - health/d_loss_ratio: D's loss on that batch over its least loss when it scores every image
   alike (a coin toss: 2 log 2 for bce, log 2 for relativistic, 2 for hinge). Near 0 with an accuracy near 1
   for long: D has won outright, ganhacks' "D loss goes to 0". Under R1/R2 a D may rank every pair
-  right by a small margin (RpGAN's loss near log 2) and G still learns: that is no alarm.
+  right by a small margin (RpGAN's loss near log 2) and G still learns: that is no alarm; nor is a
+  D that wins while the last evaluation's FID fell below the one before (a hinge D's G still learns).
 - health/r_t: ADA's overfitting heuristic E[sign D(x)] (Karras et al. 2020), for losses whose
   scores are centred on 0 (bce, hinge).
 - health/heldout_accuracy, with real images D never trains on (data.limit leaves them out):
@@ -90,6 +91,7 @@ class TrainingHealth(L.Callback):
         self.streaks = {"d_overpowers": 0, "d_overfits": 0}
         self.best_fid, self.best_fid_step = math.inf, 0
         self.evaluations = 0
+        self.fids: list[tuple[int, float]] = []  # (step, FID) of the last two evaluations
         self.variety: tuple[float | None, float | None] = (None, None)  # the last evaluation's spread, coverage
         self._pairs: tuple[Tensor, Tensor] | None = None  # (training images, held-out images), uint8
         self._evaluated_at: int | None = None
@@ -107,13 +109,15 @@ class TrainingHealth(L.Callback):
 
     def state_dict(self) -> dict:
         return {"raised": list(self.raised), "streaks": dict(self.streaks), "best_fid": self.best_fid,
-                "best_fid_step": self.best_fid_step, "evaluations": self.evaluations, "variety": self.variety}
+                "best_fid_step": self.best_fid_step, "evaluations": self.evaluations, "variety": self.variety,
+                "fids": list(self.fids)}
 
     def load_state_dict(self, state: dict) -> None:
         self.raised, self.streaks = list(state["raised"]), dict(state["streaks"])
         self.best_fid, self.best_fid_step = state["best_fid"], state["best_fid_step"]
         self.evaluations = state["evaluations"]
         self.variety = tuple(state.get("variety", (None, None)))
+        self.fids = [tuple(pair) for pair in state.get("fids", [])]
 
     # ---- the logging steps ----------------------------------------------------------------
 
@@ -141,11 +145,11 @@ class TrainingHealth(L.Callback):
         heldout = values.get("health/heldout_accuracy")
         overfit = heldout is not None and self._streak("d_overfits", heldout >= self.overfit_accuracy)
         if step >= self.warmup:
-            if overpowered:
+            if overpowered and not self._fid_falls():  # a G whose FID still falls learns from the D that wins
                 loss = "" if ratio is None else f" with a loss {ratio:.0%} of a coin toss's"
                 alarms.append(("d_overpowers", f"D ranked {values['health/d_accuracy']:.1%} of real-fake pairs "
                                f"right{loss} at {self._in_a_row('d_overpowers')}"
-                               f"{self._scores_text(pl_module)}"))
+                               f"{self._scores_text(pl_module)}{self._fid_text()}"))
             if overfit:
                 r_t = f", r_t {values['health/r_t']:.2f}" if "health/r_t" in values else ""
                 alarms.append(("d_overfits", f"D scores its {trainer.datamodule.limit:,} training images "
@@ -161,6 +165,16 @@ class TrainingHealth(L.Callback):
                      for c in torch.linspace(-2, 2, 41).tolist())
             self._coin_toss_loss = float(torch.stack([loss.detach().float() for loss in alike]).min())
         return self._coin_toss_loss
+
+    def _fid_falls(self) -> bool:
+        """Whether the last evaluation's FID is below the one before it."""
+        return len(self.fids) == 2 and self.fids[1][1] < self.fids[0][1]
+
+    def _fid_text(self) -> str:
+        if len(self.fids) < 2:
+            return ""
+        (before_step, before), (last_step, last) = self.fids
+        return f", and FID did not fall: {last:.1f} at generator step {last_step:,} against {before:.1f} at {before_step:,}"
 
     def _in_a_row(self, name: str) -> str:
         count = self.streaks[name]
@@ -208,6 +222,7 @@ class TrainingHealth(L.Callback):
             return
         self._evaluated_at = step
         self.evaluations += 1
+        self.fids = [*self.fids[-1:], (step, float(fid))]
         metrics_variety = tuple(None if metrics.get(name) is None else float(metrics[name])
                                 for name in ("val/feature_spread", "val/class_coverage"))
         (last_spread, last_coverage), self.variety = self.variety, metrics_variety

@@ -3,6 +3,8 @@ trainer's budget and devices. Each failure is one ConfigError naming the key and
 works, raised before anything is built (so the refused run leaves nothing behind)."""
 
 import logging
+import re
+from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
 
@@ -150,6 +152,10 @@ def check_trainer(cfg: DictConfig) -> None:
         raise ConfigError(f"schedule.{scheduled[0]}=cosine runs over the run's budget in generator steps, and "
                           f"trainer.max_time alone gives none: set schedule.steps=N (generator steps) or "
                           f"max_generator_steps=N.")
+    max_time = trainer.get("max_time")  # Lightning's Timer reads DD:HH:MM:SS (or a mapping of timedelta's keys)
+    if max_time is not None and not isinstance(max_time, Mapping) and not re.fullmatch(r"\d+:\d+:\d+:\d+", str(max_time)):
+        raise ConfigError(f"trainer.max_time={max_time} is not a duration: use DD:HH:MM:SS, e.g. "
+                          f"trainer.max_time=00:00:08:00 for 8 minutes, or null for none.")
     require_number("trainer.log_every_n_steps", trainer.get("log_every_n_steps", 50), integer=True, example=10)
     if trainer.get("limit_train_batches") is not None:
         require_number("trainer.limit_train_batches", trainer.limit_train_batches, example=10)  # 0 trains nothing
