@@ -102,6 +102,8 @@ CANDIDATES = {
     "digits_8min_beta1_0": ["experiment=digits_8min", "model.beta1=0.0"],
     "digits_8min_warmup": ["experiment=digits_8min", "schedule.warmup=500"],
     "digits_8min_lr2.5e-3": ["experiment=digits_8min", "model.lr=2.5e-3"],
+    "digits_8min_apa_lecam": ["experiment=digits_8min", "reg=[apa,lecam]"],  # does D overfit 5,000 digits in 83 epochs?
+    "digits_8min_ada_lecam": ["experiment=digits_8min", "augment=ada", "augment.policy=[translation,cutout]", "reg=lecam"],
     # R3GAN (model=r3gan) on 32-pixel digits, beside the bar: model=rpgan on the front door's nets
     "rpgan32_b32": ["model=rpgan", *SMALL, "data.batch_size=32"],
     "r3gan": ["model=r3gan", "schedule.steps={steps}"],

@@ -7,7 +7,7 @@ Scalars under health/ on the generator-step axis, at the logging steps (their on
   alike (a coin toss: 2 log 2 for bce, log 2 for relativistic, 2 for hinge). Near 0 with an accuracy near 1
   for long: D has won outright, ganhacks' "D loss goes to 0". Under R1/R2 a D may rank every pair
   right by a small margin (RpGAN's loss near log 2) and G still learns: that is no alarm; nor is a
-  D that wins while the last evaluation's FID fell below the one before (a hinge D's G still learns).
+  D that wins while one of the last two evaluations made a new best FID (a hinge D's G still learns).
 - health/r_t: ADA's overfitting heuristic E[sign D(x)] (Karras et al. 2020), for losses whose
   scores are centred on 0 (bce, hinge).
 - health/heldout_accuracy, with real images D never trains on (data.limit leaves them out):
@@ -91,7 +91,7 @@ class TrainingHealth(L.Callback):
         self.streaks = {"d_overpowers": 0, "d_overfits": 0}
         self.best_fid, self.best_fid_step = math.inf, 0
         self.evaluations = 0
-        self.fids: list[tuple[int, float]] = []  # (step, FID) of the last two evaluations
+        self.fids: list[tuple[int, float]] = []  # (step, FID) of every evaluation
         self.variety: tuple[float | None, float | None] = (None, None)  # the last evaluation's spread, coverage
         self._pairs: tuple[Tensor, Tensor] | None = None  # (training images, held-out images), uint8
         self._evaluated_at: int | None = None
@@ -145,7 +145,7 @@ class TrainingHealth(L.Callback):
         heldout = values.get("health/heldout_accuracy")
         overfit = heldout is not None and self._streak("d_overfits", heldout >= self.overfit_accuracy)
         if step >= self.warmup:
-            if overpowered and not self._fid_falls():  # a G whose FID still falls learns from the D that wins
+            if overpowered and not self._fid_falls():  # a G whose FID still falls learns from a D that wins
                 loss = "" if ratio is None else f" with a loss {ratio:.0%} of a coin toss's"
                 alarms.append(("d_overpowers", f"D ranked {values['health/d_accuracy']:.1%} of real-fake pairs "
                                f"right{loss} at {self._in_a_row('d_overpowers')}"
@@ -167,14 +167,18 @@ class TrainingHealth(L.Callback):
         return self._coin_toss_loss
 
     def _fid_falls(self) -> bool:
-        """Whether the last evaluation's FID is below the one before it."""
-        return len(self.fids) == 2 and self.fids[1][1] < self.fids[0][1]
+        """Whether one of the last two evaluations made a new best FID (the first evaluation makes none):
+        one evaluation above the one before is the noise of a falling FID, two without a best are a stall."""
+        return any(fid < min(before for _, before in self.fids[:i]) for i in range(max(1, len(self.fids) - 2), len(self.fids))
+                   for fid in [self.fids[i][1]])
 
     def _fid_text(self) -> str:
         if len(self.fids) < 2:
             return ""
-        (before_step, before), (last_step, last) = self.fids
-        return f", and FID did not fall: {last:.1f} at generator step {last_step:,} against {before:.1f} at {before_step:,}"
+        last = self.fids[-2:] if len(self.fids) > 2 else self.fids[-1:]
+        best_step, best = min(self.fids[:-len(last)], key=lambda pair: pair[1])
+        shown = ", ".join(f"{fid:.1f} at generator step {step:,}" for step, fid in last)
+        return f", and FID made no new best since {best:.1f} at generator step {best_step:,} ({shown})"
 
     def _in_a_row(self, name: str) -> str:
         count = self.streaks[name]
@@ -222,7 +226,7 @@ class TrainingHealth(L.Callback):
             return
         self._evaluated_at = step
         self.evaluations += 1
-        self.fids = [*self.fids[-1:], (step, float(fid))]
+        self.fids.append((step, float(fid)))
         metrics_variety = tuple(None if metrics.get(name) is None else float(metrics[name])
                                 for name in ("val/feature_spread", "val/class_coverage"))
         (last_spread, last_coverage), self.variety = self.variety, metrics_variety
