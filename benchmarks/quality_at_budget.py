@@ -77,12 +77,15 @@ CANDIDATES = {
     "few1000_ada20": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.kimg=20"],
     "few1000_lecam": ["model=quickstart", "data.limit=1000", "reg=lecam"],
     "few1000_ada20_lecam": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.kimg=20", "reg=lecam"],
-    "few_images": ["experiment=few_images", "data.limit=1000"],
-    "few_images_without": ["experiment=few_images", "data.limit=1000", "augment=none", "reg=none"],  # its ablation
-    "few_images_shift": ["experiment=few_images", "data.limit=1000", "augment.policy=[translation]"],
-    "few_images_shift_cutout": ["experiment=few_images", "data.limit=1000", "augment.policy=[translation,cutout]"],
-    "few_images_ada_only": ["experiment=few_images", "data.limit=1000", "reg=none"],
-    "few_images_apa_lecam": ["experiment=few_images", "data.limit=1000", "augment=none", "reg=[apa,lecam]"],
+    "few_images": ["experiment=few_images", "data.limit=1000"],  # APA and LeCam
+    "few_images_without": ["experiment=few_images", "data.limit=1000", "reg=none"],  # its ablation
+    # ADA instead of APA: DiffAugment's policy, or translation and cutout only (no colour on digits)
+    "few_images_ada_lecam": ["experiment=few_images", "data.limit=1000", "augment=ada", "reg=lecam"],
+    "few_images_shift": ["experiment=few_images", "data.limit=1000", "augment=ada", "augment.policy=[translation]",
+                         "reg=lecam"],
+    "few_images_shift_cutout": ["experiment=few_images", "data.limit=1000", "augment=ada",
+                                "augment.policy=[translation,cutout]", "reg=lecam"],
+    "few_images_ada_only": ["experiment=few_images", "data.limit=1000", "augment=ada", "reg=none"],
     "few1000_apa": ["model=quickstart", "data.limit=1000", "reg=apa"],
     "few1000_ada_shift": ["model=quickstart", "data.limit=1000", "augment=ada", "augment.policy=[translation,cutout]"],
     "few1000_ada_shift_lecam": ["model=quickstart", "data.limit=1000", "augment=ada",
