@@ -88,6 +88,11 @@ CASES = {
     "negative seed": (lambda t, run: ["seed=-1"], "seed=-1 is out of range: use an integer from 0 to 4294967295"),
     "no epochs": (lambda t, run: ["trainer.max_epochs=0"], "trainer.max_epochs=0 must be positive"),
     "no budget": (lambda t, run: ["trainer.max_epochs=-1"], "trainer.max_epochs=-1 sets no budget"),
+    # experiment=few_images chooses reg=[apa,lecam], a list: its entries' keys are this run's
+    "a key of a preset's list": (lambda t, run: ["experiment=few_images", "reg.apa.targt=0.5"],
+                                 "reg.apa.targt=0.5: reg.apa has no key 'targt' (its keys: interval, kimg, p, target)."),
+    "a value of a preset's list": (lambda t, run: ["experiment=few_images", "reg.lecam.gamma=-1"],
+                                   "reg.lecam.gamma=-1 must be a non-negative number, e.g. reg.lecam.gamma=0.3."),
     "no duration": (lambda t, run: ["experiment=digits_8min", "trainer.max_time=8"],
                     "trainer.max_time=8 is not a duration: use DD:HH:MM:SS, e.g. trainer.max_time=00:00:08:00"),
     "a net's unknown key": (lambda t, run: ["net.depth=4"], "net.depth=4: net=dcgan has no key 'depth' (its keys:"),

@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 ADVICE = {
     "d_overpowers": "G learns little from a D that always wins: lower model.lr or model.n_critic, add reg=r1, "
                     "or give G more capacity",
-    "d_overfits": "D memorises its training images: try reg=[apa,lecam] (experiment=few_images), augment=ada, "
-                  "augment=diffaugment, or more data",
+    "d_overfits": "D memorises its training images: try reg=[apa,lecam] (experiment=few_images), or a lower "
+                  "reg.apa.target where it is on, augment=ada, or more data",
     "mode_collapse": "G draws too little variety: try reg=r1, a lower model.lr, or model.ema_decay=0.999 "
                      "for the samples; best.ckpt keeps the best evaluation",
     "fid_worse": "the run is getting worse: best.ckpt keeps the best evaluation; a lower model.lr or reg=r1 "

@@ -189,9 +189,10 @@ def preset_choices(group: str, option: str) -> dict[str, str]:
     if option not in config_options(group):
         return {}
     tree = OmegaConf.to_container(OmegaConf.load(files("gan_lightning.conf") / group / f"{option}.yaml")) or {}
-    own = {_group_of(target): choice for entry in (tree.get("defaults", []) if isinstance(tree, dict) else [])
+    own = {_group_of(target): choice if isinstance(choice, str) else f"[{','.join(map(str, choice))}]"
+           for entry in (tree.get("defaults", []) if isinstance(tree, dict) else [])
            for target, choice in (entry.items() if isinstance(entry, dict) else ())
-           if isinstance(choice, str) and _group_of(target) in GROUPS}
+           if isinstance(choice, str | list) and _group_of(target) in GROUPS}  # a list: "[apa,lecam]"
     nested: dict[str, str] = {}
     for chosen_group, choice in own.items():
         nested.update(preset_choices(chosen_group, choice))
@@ -221,13 +222,14 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
                 implied.update(preset_choices(preset_group, option))
         default = {group: default_options()[group]} if default_options().get(group) in config_options(group) else {}
         effective = {**default, **implied, **chosen}
-        options = [effective[group]] if group in effective else config_options(group)
+        options = (effective[group].strip("[]").split(",") if group in effective else config_options(group))
         presets = [global_keys(g, option).get(group, frozenset()) for g, option in {**default_options(), **chosen}.items()]
         known = set().union(*presets, *(option_keys(group, option) for option in options))
         name = rest.split(".")[0]
         # logger=none logger.tensorboard.x=1, augment.kimg=10 under the default augment=none: a key of
         # another option (an option typed with keys of its own lists them, below)
-        if group in effective and group not in listed and name not in known and (not known or group not in chosen):
+        if (group in effective and group not in listed and len(options) == 1 and name not in known
+                and (not known or group not in chosen)):
             having = [option for option in config_options(group) if name in option_keys(group, option)]
             if having:
                 raise ConfigError(f"{override}: {group}.{name} is not in this run, because {group}={effective[group]} "
@@ -247,6 +249,9 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
         option = effective.get(group) or default_options().get(group)
         if option in config_options(group) and group not in listed and "." in rest:
             refuse_unknown_entry_keys(override, group, option, rest)
+        owner = next((o for o in options if name in option_keys(group, o)), None) if len(options) > 1 else None
+        if owner is not None and group not in listed and "." in rest:  # a preset's list (few_images: reg=[apa,lecam])
+            refuse_unknown_entry_keys(override, group, owner, rest)
         if group in listed:  # reg=[r1,apa] reg.apa.targt=0.5: the entry's own keys
             refuse_unknown_list_keys(override, group, rest, overrides)
 
