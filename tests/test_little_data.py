@@ -142,8 +142,8 @@ def test_the_8_minute_digits_recipe_keeps_its_budget_and_anneals_lr_along_a_cosi
 
 
 def test_the_few_images_recipe_is_the_8_minute_recipe_with_apa_and_lecam(tmp_path):
-    run_cli("experiment=few_images", "reg.apa.target=0.7", "data.limit=64", "net.g_features=8", "net.d_features=8", "max_generator_steps=4",
-            "schedule.steps=4", "trainer.log_every_n_steps=2", "callbacks.metrics.feature=null",
+    run_cli("experiment=few_images", "reg.apa.target=0.7", "data.limit=64", "net.g_features=8", "net.d_features=8",
+            "max_generator_steps=4", "schedule.steps=4", "trainer.log_every_n_steps=2", "callbacks.metrics.feature=null",
             "trainer.enable_progress_bar=false", "hydra.run.dir=run", cwd=tmp_path)
     config = yaml.safe_load((tmp_path / "run" / ".hydra" / "config.yaml").read_text())
     assert (config["augment"]["name"], sorted(config["reg"]), config["model"]["lr"]) == ("none", ["apa", "gamma", "lecam"], 4e-3)

@@ -87,11 +87,9 @@ class TrainingHealth(L.Callback):
         self.overpowered_loss = overpowered_loss
         self.heldout_count, self.spread_floor, self.coverage_floor = heldout_images, spread_floor, coverage_floor
         self.fid_rise = fid_rise
-        # What a checkpoint carries: the alarms raised, the streaks of sick logging steps, the best FID.
+        # What a checkpoint carries: the alarms raised, the streaks of sick logging steps, every FID.
         self.raised: list[str] = []
         self.streaks = {"d_overpowers": 0, "d_overfits": 0}
-        self.best_fid, self.best_fid_step = math.inf, 0
-        self.evaluations = 0
         self.fids: list[tuple[int, float]] = []  # (step, FID) of every evaluation
         self.variety: tuple[float | None, float | None] = (None, None)  # the last evaluation's spread, coverage
         self._pairs: tuple[Tensor, Tensor] | None = None  # (training images, held-out images), uint8
@@ -108,17 +106,25 @@ class TrainingHealth(L.Callback):
             seen = trainer.datamodule.real_images(len(held), seed=1, training_only=True)
             self._pairs = (seen, held[:len(seen)])  # as many of each (data.limit may train on fewer than it holds out)
 
+    @property
+    def evaluations(self) -> int:
+        return len(self.fids)
+
+    @staticmethod
+    def _best(fids: list[tuple[int, float]]) -> tuple[int, float] | None:
+        """The (step, FID) of the lowest FID among `fids`, the earliest of equals; None for none."""
+        return min(fids, key=lambda pair: (pair[1], pair[0]), default=None)
+
     def state_dict(self) -> dict:
-        return {"raised": list(self.raised), "streaks": dict(self.streaks), "best_fid": self.best_fid,
-                "best_fid_step": self.best_fid_step, "evaluations": self.evaluations, "variety": self.variety,
-                "fids": list(self.fids)}
+        return {"raised": list(self.raised), "streaks": dict(self.streaks), "evaluations": self.evaluations,
+                "fids": list(self.fids), "variety": self.variety}
 
     def load_state_dict(self, state: dict) -> None:
         self.raised, self.streaks = list(state["raised"]), dict(state["streaks"])
-        self.best_fid, self.best_fid_step = state["best_fid"], state["best_fid_step"]
-        self.evaluations = state["evaluations"]
+        # a checkpoint from before every FID was kept holds the best one only
+        best = [] if not math.isfinite(state.get("best_fid", math.inf)) else [(state["best_fid_step"], state["best_fid"])]
+        self.fids = [tuple(pair) for pair in state.get("fids", best)]
         self.variety = tuple(state.get("variety", (None, None)))
-        self.fids = [tuple(pair) for pair in state.get("fids", [])]
 
     # ---- the logging steps ----------------------------------------------------------------
 
@@ -170,14 +176,14 @@ class TrainingHealth(L.Callback):
     def _fid_falls(self) -> bool:
         """Whether one of the last two evaluations made a new best FID (the first evaluation makes none):
         one evaluation above the one before is the noise of a falling FID, two without a best are a stall."""
-        return any(fid < min(before for _, before in self.fids[:i]) for i in range(max(1, len(self.fids) - 2), len(self.fids))
-                   for fid in [self.fids[i][1]])
+        fids = [fid for _, fid in self.fids]
+        return any(fids[i] < min(fids[:i]) for i in range(max(1, len(fids) - 2), len(fids)))
 
     def _fid_text(self) -> str:
         if len(self.fids) < 2:
             return ""
         last = self.fids[-2:] if len(self.fids) > 2 else self.fids[-1:]
-        best_step, best = min(self.fids[:-len(last)], key=lambda pair: pair[1])
+        best_step, best = self._best(self.fids[:-len(last)])
         shown = ", ".join(f"{fid:.1f} at generator step {step:,}" for step, fid in last)
         return f", and FID made no new best since {best:.1f} at generator step {best_step:,} ({shown})"
 
@@ -226,20 +232,17 @@ class TrainingHealth(L.Callback):
         if not evaluated or fid is None or self._evaluated_at == step:
             return
         self._evaluated_at = step
-        self.evaluations += 1
+        best = self._best(self.fids)  # before this evaluation
         self.fids.append((step, float(fid)))
         metrics_variety = tuple(None if metrics.get(name) is None else float(metrics[name])
                                 for name in ("val/feature_spread", "val/class_coverage"))
         (last_spread, last_coverage), self.variety = self.variety, metrics_variety
         if self.evaluations == 1 or step < self.warmup:  # the first evaluation sees a G that has barely begun
-            self.best_fid, self.best_fid_step = min((self.best_fid, self.best_fid_step), (float(fid), step))
             return
         fid, alarms = float(fid), []
-        if math.isfinite(self.best_fid) and fid > self.best_fid * (1 + self.fid_rise):
-            alarms.append(("fid_worse", f"FID rose to {fid:.1f} from its best, {self.best_fid:.1f} at generator step "
-                           f"{self.best_fid_step:,}"))
-        if fid < self.best_fid:
-            self.best_fid, self.best_fid_step = fid, step
+        if fid > best[1] * (1 + self.fid_rise):
+            alarms.append(("fid_worse", f"FID rose to {fid:.1f} from its best, {best[1]:.1f} at generator step "
+                           f"{best[0]:,}"))
         # Too little variety, and none gained since the last evaluation: a young G gains it, a collapsed one does not.
         spread, coverage = metrics_variety
         growing = any(now is not None and before is not None and now > before

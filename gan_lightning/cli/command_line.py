@@ -222,7 +222,7 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
                 implied.update(preset_choices(preset_group, option))
         default = {group: default_options()[group]} if default_options().get(group) in config_options(group) else {}
         effective = {**default, **implied, **chosen}
-        options = (effective[group].strip("[]").split(",") if group in effective else config_options(group))
+        options = effective[group].strip("[]").split(",") if group in effective else config_options(group)
         presets = [global_keys(g, option).get(group, frozenset()) for g, option in {**default_options(), **chosen}.items()]
         known = set().union(*presets, *(option_keys(group, option) for option in options))
         name = rest.split(".")[0]
@@ -247,11 +247,10 @@ def refuse_unknown_group_keys(overrides: list[str]) -> None:
                      else f"no {group} config has a key {name!r} (their keys:")
             raise ConfigError(f"{override}: {where} {', '.join(sorted(known))}).")
         option = effective.get(group) or default_options().get(group)
+        if len(options) > 1:  # a preset's list (experiment=few_images: reg=[apa,lecam]): the entry with the key
+            option = next((o for o in options if name in option_keys(group, o)), None)
         if option in config_options(group) and group not in listed and "." in rest:
             refuse_unknown_entry_keys(override, group, option, rest)
-        owner = next((o for o in options if name in option_keys(group, o)), None) if len(options) > 1 else None
-        if owner is not None and group not in listed and "." in rest:  # a preset's list (few_images: reg=[apa,lecam])
-            refuse_unknown_entry_keys(override, group, owner, rest)
         if group in listed:  # reg=[r1,apa] reg.apa.targt=0.5: the entry's own keys
             refuse_unknown_list_keys(override, group, rest, overrides)
 
